@@ -1,0 +1,1 @@
+"""The plan language: loading, schema validation, the typed model and cross-field rules."""
