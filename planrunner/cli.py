@@ -50,5 +50,96 @@ def validate(plans: tuple[str, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.command()
+@click.argument("plan_path", metavar="PLAN")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people; json (docs/plan-json.md) for programs.")
+@click.option("--out", metavar="FILE", default=None,
+              help="Also save the plan to FILE; `apply FILE` then places exactly these orders.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.")
+def plan(plan_path: str, output_format: str, out: str | None, detailed_exitcode: bool) -> None:
+    """Show the orders PLAN would place and cancel, its strategy and its risk. Sends nothing."""
+    sys.exit(run_plan(plan_path, output_format=output_format, out=out,
+                      detailed_exitcode=detailed_exitcode))
+
+
+def run_plan(plan_path: str, *, output_format: str = "text", out: str | None = None,
+             detailed_exitcode: bool = False, namespace: str | None = None,
+             state_lineage: str | None = None, state_serial: int | None = None) -> int:
+    """Body of `plan` and `apply --dry-run`: load, compile, render, optionally save.
+
+    Returns the exit code. `namespace`, `state_lineage` and `state_serial` come from the state
+    file when there is one; without it the client ids get a fresh namespace for this run only.
+    """
+    fresh = namespace is None
+    try:
+        action_plan = _compile_plan_file(plan_path, namespace or _fresh_namespace())
+        if out:
+            from planrunner.savedplan import save_plan
+            save_plan(out, action_plan, plan_path=plan_path, state_lineage=state_lineage,
+                      state_serial=state_serial)
+    except PlanError as exc:
+        for diagnostic in exc.diagnostics:
+            click.echo(diagnostic.render(), err=True)
+        return 1
+    except PlanrunnerError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    _show_plan(action_plan, output_format, _plan_note(action_plan, out, fresh))
+    if detailed_exitcode:
+        from planrunner.render import has_changes
+        return 2 if has_changes(action_plan) else 0
+    return 0
+
+
+def _fresh_namespace() -> str:
+    import base64
+    import secrets
+    return base64.b32encode(secrets.token_bytes(5)).decode("ascii")[:6].lower()
+
+
+def _compile_plan_file(plan_path: str, namespace: str):
+    from planrunner.compile import compile_plan
+    from planrunner.exchanges.factory import paper_capabilities, paper_market_context
+    from planrunner.plan import check_file
+
+    trade_plan, diagnostics = check_file(plan_path)
+    if trade_plan is None:
+        raise PlanError(diagnostics)
+    for diagnostic in diagnostics:  # warnings only: the plan is valid
+        click.echo(diagnostic.render(), err=True)
+    if trade_plan.exchange != "paper":
+        raise PlanrunnerError(
+            f"planning against {trade_plan.exchange} is not available yet in this version; "
+            f"set `exchange: paper` in {plan_path} to see the plan on the paper exchange")
+    market = paper_market_context(trade_plan.symbol)
+    return compile_plan(trade_plan, market, paper_capabilities(), namespace)
+
+
+def _plan_note(action_plan, out: str | None, fresh: bool) -> str:
+    if out:
+        return (f"Saved this plan to {out}: `planrunner apply {out}` places exactly these orders "
+                f"with these client ids (namespace {action_plan.namespace}).")
+    if fresh:
+        return (f"Note: client ids use namespace {action_plan.namespace}, picked for this run "
+                "only; they are fixed at the first apply (or now, with --out FILE).")
+    return ""
+
+
+def _show_plan(action_plan, output_format: str, note: str) -> None:
+    if output_format == "json":
+        import json
+        from planrunner.render import render_json
+        click.echo(json.dumps(render_json(action_plan), sort_keys=True, indent=2))
+        if note:
+            click.echo(note, err=True)  # stdout stays pure JSON
+        return
+    from planrunner.render import render_text
+    click.echo(render_text(action_plan, color=_use_color(sys.stdout)), nl=False)
+    if note:
+        click.echo(f"\n{note}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

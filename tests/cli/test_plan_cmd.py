@@ -1,0 +1,162 @@
+"""`planrunner plan`: load, compile against the paper market, render, save; every failure is a
+clear message with exit 1, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from planrunner.cli import main
+
+pytest.importorskip("planrunner.compile", reason="the compiler (planrunner/compile.py) has not "
+                                                 "landed yet")
+pytest.importorskip("planrunner.plan.load", reason="the plan loader has not landed yet")
+
+GOOD_PLAN = """\
+version: 1
+name: btc-cli
+exchange: paper
+symbol: BTCUSDT
+side: buy
+entry:
+  type: limit
+  price: 7000
+quantity: 0.002
+take_profit:
+  - price: "+3%"
+    portion: 50%
+  - price: 7400
+    portion: 50%
+stop:
+  trigger: "-2%"
+  limit: "-0.3%"
+"""
+
+NAMESPACE = re.compile(r"namespace ([a-z2-7]{6})")
+
+
+def _plan_file(tmp_path, text=GOOD_PLAN, name="btc.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["plan", *args])
+
+
+def _assert_clean_failure(result, *fragments):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_text_plan_lists_orders_summary_risk_and_namespace_note(tmp_path):
+    result = _run(_plan_file(tmp_path))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "exchange paper, symbol BTCUSDT, side buy" in out
+    assert re.search(r"^Plan: \d+ orders to place, 0 to cancel\.$", out, re.M)
+    assert re.search(r"^Risk: worst case -", out, re.M)
+    namespace = NAMESPACE.search(out.splitlines()[-1]).group(1)
+    assert "fixed at the first apply" in out
+    assert f"-{namespace}-" in out  # client ids carry the namespace
+    assert "\x1b[" not in out  # not a terminal: no colour
+
+
+def test_each_run_without_state_picks_a_new_namespace(tmp_path):
+    path = _plan_file(tmp_path)
+    first, second = (NAMESPACE.search(_run(path).stdout.splitlines()[-1]).group(1)
+                     for _ in range(2))
+    assert first != second
+
+
+def test_json_format_is_pure_json_on_stdout(tmp_path):
+    result = _run(_plan_file(tmp_path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["format_version"] == 1
+    assert payload["plan"]["symbol"] == "BTCUSDT"
+    assert payload["summary"]["to_place"] > 0
+    assert payload["plan"]["namespace"] in result.stderr
+
+
+@pytest.mark.parametrize("flags, code", [([], 0), (["--detailed-exitcode"], 2)])
+def test_detailed_exitcode_reports_changes_as_2(tmp_path, flags, code):
+    assert _run(_plan_file(tmp_path), *flags).exit_code == code
+
+
+def test_out_saves_a_plan_with_the_shown_namespace(tmp_path):
+    from planrunner.savedplan import load_saved_plan
+
+    out = tmp_path / "btc.plan.json"
+    plan_path = _plan_file(tmp_path)
+    result = _run(plan_path, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    saved = load_saved_plan(str(out))
+    assert f"Saved this plan to {out}" in result.stdout
+    assert f"(namespace {saved.namespace})" in result.stdout
+    assert saved.plan_path == plan_path and saved.state_lineage is None
+    assert saved.payload["plan"]["fingerprint"] == saved.fingerprint
+
+
+def test_missing_file(tmp_path):
+    missing = str(tmp_path / "nope.yaml")
+    _assert_clean_failure(_run(missing), missing)
+
+
+def test_folder_instead_of_file(tmp_path):
+    _assert_clean_failure(_run(str(tmp_path)), str(tmp_path))
+
+
+def test_invalid_plan_prints_every_diagnostic_with_its_line(tmp_path):
+    bad = GOOD_PLAN.replace("side: buy", "side: long").replace("quantity:", "quantitty:")
+    path = _plan_file(tmp_path, bad)
+    result = _run(path, "--detailed-exitcode")
+    _assert_clean_failure(result)
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) >= 2
+    assert all(line.startswith(f"{path}:") for line in errors)
+    assert result.stdout == ""
+
+
+def test_compile_error_is_one_clear_message(tmp_path):
+    tiny = GOOD_PLAN.replace("quantity: 0.002", "quantity: 0.00002")
+    result = _run(_plan_file(tmp_path, tiny), "--detailed-exitcode")
+    _assert_clean_failure(result, "Error: ")
+    assert "notional" in result.stderr.lower()
+
+
+def test_unknown_paper_symbol_is_a_clear_error(tmp_path):
+    odd = GOOD_PLAN.replace("BTCUSDT", "XRPUSDT")
+    _assert_clean_failure(_run(_plan_file(tmp_path, odd)), "XRPUSDT")
+
+
+@pytest.mark.parametrize("exchange", ["binance", "binance-testnet"])
+def test_live_exchanges_are_not_available_yet(tmp_path, exchange):
+    text = GOOD_PLAN.replace("exchange: paper", f"exchange: {exchange}")
+    _assert_clean_failure(_run(_plan_file(tmp_path, text)), "not available yet",
+                          "exchange: paper")
+
+
+def test_unwritable_out_is_a_clear_error(tmp_path):
+    out = str(tmp_path / "no-such-folder" / "plan.json")
+    _assert_clean_failure(_run(_plan_file(tmp_path), "--out", out), "cannot write the saved plan")
+
+
+def test_plan_path_never_imports_requests(tmp_path):
+    code = ("import sys\nfrom planrunner.cli import main\n"
+            "try:\n    main(['plan', sys.argv[1]])\nexcept SystemExit as exit:\n"
+            "    assert exit.code == 0, exit.code\n"
+            "print('requests' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code, _plan_file(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
