@@ -6,11 +6,12 @@ turns a validated raw mapping into a TradePlan lives at the bottom of this modul
 
 from __future__ import annotations
 
+import re as _re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from planrunner.money import HUNDRED
+from planrunner.money import HUNDRED, to_decimal
 
 
 class Side(StrEnum):
@@ -119,3 +120,83 @@ class TradePlan:
     size: Size
     take_profits: tuple[TakeProfit, ...] = ()
     stop: Stop | None = None
+
+
+# -- builder ---------------------------------------------------------------------------------
+# Turns a mapping that passed the JSON Schema into a TradePlan. Values are trusted to have the
+# schema's shape; numeric range checks that need context live in plan/rules.py.
+
+_RELATIVE = _re.compile(r"^([+-])(\d+(?:\.\d+)?)(%?)$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_price(value: object) -> PriceExpr:
+    """68500 / "68500" -> absolute; "+3%" -> percent; "-300" -> offset."""
+    if isinstance(value, str):
+        match = _RELATIVE.match(value.strip())
+        if match:
+            sign, digits, percent = match.groups()
+            amount = Decimal(digits) if sign == "+" else -Decimal(digits)
+            return PriceExpr(PriceKind.PERCENT if percent else PriceKind.OFFSET, amount)
+    return PriceExpr(PriceKind.ABSOLUTE, to_decimal(value))
+
+
+def parse_percent(value: str) -> Decimal:
+    """"50%" -> Decimal("50")."""
+    return to_decimal(value.strip().removesuffix("%"))
+
+
+def parse_duration(value: str) -> int:
+    """"12h" -> 43200 seconds."""
+    return int(value[:-1]) * _DURATION_UNITS[value[-1]]
+
+
+def _optional(mapping: dict, key: str, parse):
+    value = mapping.get(key)
+    return None if value is None else parse(value)
+
+
+def _build_entry(raw: dict) -> Entry:
+    return Entry(
+        type=EntryType(raw["type"]),
+        price=_optional(raw, "price", parse_price),
+        trigger=_optional(raw, "trigger", parse_price),
+        limit=_optional(raw, "limit", parse_price),
+        time_in_force=raw.get("time_in_force", "GTC"),
+        expire_after_s=_optional(raw, "expire_after", parse_duration),
+        cost_basis=_optional(raw, "cost_basis", to_decimal),
+    )
+
+
+def _build_size(raw: dict) -> Size:
+    for kind in SizeKind:
+        if raw.get(kind.value) is not None:
+            return Size(kind, to_decimal(raw[kind.value]))
+    raise ValueError("a plan needs one of quantity, spend, risk")
+
+
+def _build_stop(raw: dict) -> Stop:
+    return Stop(
+        trigger=parse_price(raw["trigger"]),
+        limit=_optional(raw, "limit", parse_price),
+        type=StopType(raw.get("type", "limit")),
+        trailing=_optional(raw, "trailing", parse_percent),
+    )
+
+
+def build_plan(raw: dict) -> TradePlan:
+    """TradePlan from a schema-valid mapping (see plan/schema.py)."""
+    targets = tuple(TakeProfit(parse_price(t["price"]), parse_percent(t["portion"]))
+                    for t in raw.get("take_profit") or ())
+    stop = raw.get("stop")
+    return TradePlan(
+        version=int(raw["version"]),
+        name=raw["name"],
+        exchange=raw.get("exchange", "paper"),
+        symbol=raw["symbol"],
+        side=Side(raw["side"]),
+        entry=_build_entry(raw["entry"]),
+        size=_build_size(raw),
+        take_profits=targets,
+        stop=None if stop is None else _build_stop(stop),
+    )
