@@ -7,10 +7,17 @@ paper feed's opening price.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from planrunner.errors import CompileError
 from planrunner.exchanges.base import Capabilities, MarketContext
 from planrunner.exchanges.rules import builtin_rules
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from planrunner.clock import Clock
+    from planrunner.exchanges.paper.exchange import PaperExchange
 
 # Opening price of each symbol's bundled paper feed (BTCUSDT: the real 2020-01-01 1m sample).
 PAPER_OPENING_PRICES = {
@@ -31,3 +38,29 @@ def paper_market_context(symbol: str) -> MarketContext:
         known = ", ".join(sorted(rules))
         raise CompileError(f"the paper exchange has no symbol {symbol}; it knows {known}")
     return MarketContext(rules=rules[symbol], last_price=PAPER_OPENING_PRICES[symbol])
+
+
+def open_paper_exchange(path: Path | str | None = None, *, clock: Clock | None = None,
+                        speed: int | Decimal | None = None, seed: int | None = None,
+                        kline_files: Mapping[str, Sequence[str]] | None = None) -> PaperExchange:
+    """The paper account at `path` (default: $PLANRUNNER_PAPER_DIR or ./.paper, file account.json).
+
+    A new account gets the default feed: the bundled BTCUSDT sample, the seeded walk (seed 0
+    unless given) elsewhere, or `kline_files` per symbol. An existing account keeps the feed it
+    was created with; asking for a different seed or files is refused with a clear StateError.
+    Raises StateCorrupt (file untouched) when the account file is unreadable.
+    """
+    from planrunner.clock import SystemClock
+    from planrunner.exchanges.paper.exchange import DEFAULT_SPEED, PaperExchange
+    from planrunner.exchanges.paper.feed import PriceFeed, default_feed
+    from planrunner.exchanges.paper.store import PaperStore, default_account_path
+
+    store = PaperStore(path if path is not None else default_account_path())
+    record = store.load()
+    if record is not None and seed is None and kline_files is None:
+        feed = PriceFeed.from_spec(record.feed_spec)
+    else:
+        ticks = {s: r.tick_size for s, r in builtin_rules().items()}
+        feed = default_feed(ticks, PAPER_OPENING_PRICES, seed=seed or 0, kline_files=kline_files)
+    return PaperExchange(store, feed, clock or SystemClock(),
+                         DEFAULT_SPEED if speed is None else speed)
