@@ -189,7 +189,9 @@ def parse_order(data: Any, where: str = "order") -> OrderSnapshot:
     return OrderSnapshot(
         symbol=_str(data, "symbol", where), order_id=_int(data, "orderId", where),
         client_order_id=client_id, side=_str(data, "side", where), type=_str(data, "type", where),
-        status=parse_status(data, where), orig_qty=_dec(data, "origQty", where),
+        status=parse_status(data, where),
+        # OPO pending legs have no origQty until the working order fills.
+        orig_qty=_dec(data, "origQty", where, zero),
         executed_qty=_dec(data, "executedQty", where, zero),
         cumulative_quote_qty=_dec(data, "cummulativeQuoteQty", where, zero),
         price=_dec(data, "price", where, zero), stop_price=_dec(data, "stopPrice", where, zero),
