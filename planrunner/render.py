@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from planrunner.actions import (Action, ActionKind, ActionPlan, Deferred, Leg, LegRole,
-                                RiskSummary)
+                                RiskSummary, Strategy)
 from planrunner.money import fmt
 
 JSON_FORMAT_VERSION = 1
@@ -22,6 +22,7 @@ _PLACE_KINDS = (ActionKind.PLACE_ORDER, ActionKind.PLACE_ORDER_LIST)
 _ROLE_NAMES = {LegRole.ENTRY: "entry", LegRole.TAKE_PROFIT: "take profit", LegRole.STOP: "stop"}
 _ROLE_WIDTH = max(len(name) for name in _ROLE_NAMES.values())
 _EMULATED = "needs planrunner running"
+_PLANRUNNER_PLACES_EXITS = frozenset({Strategy.ENTRY_THEN_OCO, Strategy.ENTRY_THEN_ORDER})
 
 
 # ---------------------------------------------------------------- counting (shared by both forms)
@@ -79,10 +80,18 @@ def _header(plan: ActionPlan, paint) -> list[str]:
         f"  fingerprint {plan.fingerprint[:12]}, client id namespace {plan.namespace}",
         "",
         paint(f"Strategy {plan.strategy}: {plan.strategy_reason}", _BOLD),
+        paint(f"Protection: {protection(plan.strategy)}", _BOLD),
         "",
         "planrunner will perform these actions, in order "
         "(+ place, - cancel, <= wait):",
     ]
+
+
+def protection(strategy: Strategy) -> str:
+    if strategy in _PLANRUNNER_PLACES_EXITS:
+        return ("exits are placed by planrunner after the entry fills: keep planrunner running "
+                "until then, the position is unprotected in between")
+    return "exits armed by the exchange: protected even while planrunner is not running"
 
 
 def _assets(plan: ActionPlan) -> tuple[str, str]:
@@ -94,7 +103,7 @@ def _assets(plan: ActionPlan) -> tuple[str, str]:
 
 
 def _action_lines(action: Action, plan: ActionPlan, base: str, quote: str, paint) -> list[str]:
-    lines = [f"  # {action.id}: {action.summary}{_after(action)}"]
+    lines = [f"  # {action.id}{_after(action)}"]
     if action.kind is ActionKind.PLACE_ORDER_LIST:
         lines.append(paint(f"  + {_list_line(action)}", _GREEN))
         lines.extend(paint(f"      + {_leg_line(leg, base, quote, padded=True)}", _GREEN)
@@ -206,10 +215,10 @@ def _await_line(action: Action, plan: ActionPlan) -> str:
 
 
 def _cancel_line(action: Action, plan: ActionPlan) -> str:
-    when = ""
-    if action.delay_s is not None:
-        when = f" {duration(action.delay_s)} after it is placed, if not filled by then"
-    return f"cancel {_target(action, plan)}{when}{_marks(action)}"
+    if action.delay_s is None:
+        return f"cancel {_target(action, plan)}{_marks(action)}"
+    return (f"cancel the unfilled part of {_target(action, plan)}, "
+            f"{duration(action.delay_s)} after it is placed{_marks(action)}")
 
 
 def duration(seconds: int) -> str:
@@ -224,8 +233,8 @@ def _emulated_lines(plan: ActionPlan, paint) -> list[str]:
     emulated = [a.id for a in plan.actions if a.emulated]
     if not emulated:
         return []
-    text = (f"! {len(emulated)} step(s) are done by planrunner, not the exchange, and happen "
-            f"only while planrunner is running: {', '.join(emulated)}")
+    text = (f"! Done by planrunner, not the exchange, so only while planrunner is running: "
+            f"{', '.join(emulated)}")
     return ["", paint(text, _YELLOW)]
 
 
@@ -249,10 +258,10 @@ def risk_line(risk: RiskSummary) -> str:
 
 
 def _money(value: Decimal) -> str:
-    """Two decimals from 1 up; below, four significant digits (BTC-quoted pairs) but never
-    fewer than two decimals, so 0.4 USDT reads 0.40."""
+    """Two decimals from 0.1 up; below, four significant digits (BTC-quoted pairs) but never
+    fewer than two decimals, so 0.05 USDT reads 0.05."""
     value = abs(value)
-    if value >= 1 or value == 0:
+    if value >= Decimal("0.1") or value == 0:
         return _round(value, Decimal("0.01"))
     text = fmt(value.quantize(Decimal(1).scaleb(value.adjusted() - 3), rounding=ROUND_HALF_UP))
     decimals = len(text.partition(".")[2])

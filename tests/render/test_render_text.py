@@ -15,6 +15,19 @@ from planrunner.render import duration, render_text, risk_line, summary_line
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+@pytest.mark.parametrize("make, verdict", [
+    (opoco_plan, "Protection: exits armed by the exchange: protected even while planrunner is "
+                 "not running"),
+    (trailing_stop_plan, "Protection: exits armed by the exchange: protected even while "
+                         "planrunner is not running"),
+    (market_then_oco_plan, "Protection: exits are placed by planrunner after the entry fills: "
+                           "keep planrunner running until then, the position is unprotected in "
+                           "between"),
+])
+def test_protection_line_says_who_arms_the_exits(make, verdict):
+    assert verdict in render_text(make(), color=False).splitlines()
+
+
 def test_header_names_exchange_symbol_side_and_strategy_reason():
     text = render_text(opoco_plan(), color=False)
     assert "exchange paper, symbol BTCUSDT, side buy" in text
@@ -42,8 +55,8 @@ def test_entry_leg_is_not_marked_pending():
 
 def test_cancel_is_a_minus_line_marked_as_needing_planrunner():
     text = render_text(opoco_plan(), color=False)
-    assert ("  - cancel slice-1 (list client id btc-test00-l1) 12h after it is placed, "
-            "if not filled by then [needs planrunner running]") in text.splitlines()
+    assert ("  - cancel the unfilled part of slice-1 (list client id btc-test00-l1), 12h after "
+            "it is placed [needs planrunner running]") in text.splitlines()
     assert "only while planrunner is running: expire-slice-1" in text
 
 
@@ -114,7 +127,7 @@ def test_no_colour_means_no_escape_codes():
 def test_colour_paints_place_green_cancel_red_warnings_yellow():
     text = render_text(opoco_plan(), color=True)
     assert "\x1b[32m  + order list OPOCO" in text
-    assert "\x1b[31m  - cancel slice-1" in text
+    assert "\x1b[31m  - cancel the unfilled part of slice-1" in text
     assert "\x1b[33m  ! expire_after" in text
     assert ANSI.sub("", text) == render_text(opoco_plan(), color=False)
 
@@ -134,3 +147,10 @@ def test_rendering_is_deterministic_and_depends_on_the_plan():
                                            (172800, "2d"), (0, "0s"), (3601, "3601s")])
 def test_duration(seconds, text):
     assert duration(seconds) == text
+
+
+def test_step_comments_name_the_step_and_what_it_waits_for():
+    lines = render_text(market_then_oco_plan(), color=False).splitlines()
+    comments = [line for line in lines if line.startswith("  # ")]
+    assert comments == ["  # entry", "  # await-entry (after entry)",
+                        "  # exit-1 (after await-entry)"]
