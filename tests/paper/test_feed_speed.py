@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from planrunner.clock import ManualClock
-from planrunner.exchanges.paper.feed import MarketClock
+from planrunner.exchanges.paper.feed import FeedError, MarketClock
 
 
 def test_speed_3600_turns_a_wall_second_into_a_market_hour():
@@ -34,5 +34,5 @@ def test_speed_zero_freezes_market_time():
 
 
 def test_negative_speed_is_refused():
-    with pytest.raises(ValueError, match="speed must be zero or positive"):
+    with pytest.raises(FeedError, match="speed must be zero or positive"):
         MarketClock(ManualClock(), market_ms=0, speed=-1)

@@ -61,6 +61,7 @@ class PaperExchange:
         self._market = MarketClock(clock, self._position.market_time_ms, speed)
         if record is None:
             self._deliver(feed.start_ms)  # the opening trade of every symbol
+            self._market.reanchor(self.market_time_ms)
             self._save()
 
     # --- construction helpers ---------------------------------------------------------------
@@ -80,7 +81,7 @@ class PaperExchange:
             engine = engine_type.from_dict(record.engine, self._rules, commission=self._commission)
             position = FeedState.from_dict(record.feed_position)
             self._feed.check_state(position)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
             raise self._store.corrupt(f"its contents are malformed ({exc})") from None
         return engine, position
 

@@ -430,7 +430,7 @@ class MarketClock:
 
     def __init__(self, clock: Clock, market_ms: int, speed: int | Decimal = 1):
         if speed < 0:
-            raise ValueError(f"speed must be zero or positive, not {speed}")
+            raise FeedError(f"speed must be zero or positive, not {speed}")
         self._clock = clock
         self.speed = Decimal(speed)
         self.reanchor(market_ms)
