@@ -39,9 +39,10 @@ def _check(text: str | bytes, filename: str) -> tuple[TradePlan | None, list[Dia
                                       "(version: 1, name: ..., symbol: ...)"))
         return None, diagnostics
     shape = schema.validate(doc)
-    found = [*shape, *((_mark(doc, path), message) for path, message in rules.check_presence(doc.data))]
+    presence = [(_mark(doc, path), message) for path, message in rules.check_presence(doc.data)]
+    found = [*shape, *presence]
     plan = None
-    if not shape:
+    if not shape and not presence:  # the builder trusts a complete, well-shaped mapping
         plan = build_plan(doc.data)
         found += [(_mark(doc, path), message) for path, message in rules.check_rules(plan)]
     diagnostics += [Diagnostic(filename, line, column, message)
