@@ -80,15 +80,18 @@ def _header(plan: ActionPlan, paint) -> list[str]:
         f"  fingerprint {plan.fingerprint[:12]}, client id namespace {plan.namespace}",
         "",
         paint(f"Strategy {plan.strategy}: {plan.strategy_reason}", _BOLD),
-        paint(f"Protection: {protection(plan.strategy)}", _BOLD),
+        paint(f"Protection: {protection(plan)}", _BOLD),
         "",
         "planrunner will perform these actions, in order "
         "(+ place, - cancel, <= wait):",
     ]
 
 
-def protection(strategy: Strategy) -> str:
-    if strategy in _PLANRUNNER_PLACES_EXITS:
+def protection(plan: ActionPlan) -> str:
+    """Who arms the exits, said plainly: this decides whether planrunner may be stopped."""
+    if not any(leg.role is LegRole.STOP for action in plan.actions for leg in action.legs):
+        return "no stop: the loss is not limited by any order"
+    if plan.strategy in _PLANRUNNER_PLACES_EXITS:
         return ("exits are placed by planrunner after the entry fills: keep planrunner running "
                 "until then, the position is unprotected in between")
     return "exits armed by the exchange: protected even while planrunner is not running"

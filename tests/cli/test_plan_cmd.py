@@ -160,3 +160,47 @@ def test_plan_path_never_imports_requests(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def _on_terminal(args, env):
+    """Run planrunner with stdout on a pseudo-terminal, as a person would; returns its output."""
+    import os
+    pty = pytest.importorskip("pty")
+    exe = os.path.join(os.path.dirname(sys.executable), "planrunner")
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([exe, *args], stdout=follower, stderr=subprocess.PIPE, env=env,
+                              timeout=60)
+        os.close(follower)
+        follower = -1
+        assert done.returncode == 0, done.stderr
+        return _drain(leader)
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+
+
+def _drain(fd: int) -> str:
+    import os
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the terminal has no writer left
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode("utf-8")
+
+
+@pytest.mark.parametrize("no_color, coloured", [(None, True), ("1", False)])
+def test_colour_only_on_a_terminal_without_no_color(tmp_path, no_color, coloured):
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color:
+        env["NO_COLOR"] = no_color
+    out = _on_terminal(["plan", _plan_file(tmp_path)], env)
+    assert "Plan: " in out
+    assert ("\x1b[32m" in out) is coloured

@@ -154,3 +154,12 @@ def test_step_comments_name_the_step_and_what_it_waits_for():
     comments = [line for line in lines if line.startswith("  # ")]
     assert comments == ["  # entry", "  # await-entry (after entry)",
                         "  # exit-1 (after await-entry)"]
+
+
+def test_protection_line_without_a_stop_says_the_loss_is_not_limited():
+    plan = market_then_oco_plan()
+    exit_ = plan.actions[-1]
+    no_stop = replace(exit_, legs=exit_.legs[:1])
+    plan = replace(plan, actions=plan.actions[:-1] + (no_stop,))
+    assert "Protection: no stop: the loss is not limited by any order" in render_text(
+        plan, color=False).splitlines()
