@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from planrunner.clock import ManualClock
-from planrunner.exchanges.paper.feed import FeedError, MarketClock
+from planrunner.exchanges.paper.exchange import MarketClock
+from planrunner.exchanges.paper.feed import FeedError
 
 
 def test_speed_3600_turns_a_wall_second_into_a_market_hour():

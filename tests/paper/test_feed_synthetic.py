@@ -2,8 +2,10 @@
 
 from decimal import Decimal
 
-from planrunner.exchanges.paper.feed import (FEED_START_MS, FeedState, PriceFeed, SyntheticSource,
-                                             default_feed, synthetic_candle)
+import pytest
+
+from planrunner.exchanges.paper.feed import (FEED_START_MS, FeedError, FeedState, PriceFeed,
+                                             SyntheticSource, default_feed, synthetic_candle)
 
 TICK = Decimal("0.01")
 DAY_MS = 86_400_000
@@ -58,3 +60,22 @@ def test_default_feed_replays_btc_sample_and_walks_the_rest():
     assert spec["ETHUSDT"] == {"kind": "synthetic", "start_price": "130.00", "tick_size": "0.01",
                                "seed": 2, "start_ms": FEED_START_MS}
     assert feed.opening_price("BTCUSDT") == Decimal("7195.24")
+
+
+def test_user_files_open_the_market_at_their_own_first_candle(tmp_path):
+    later = FEED_START_MS + 4 * 365 * DAY_MS
+    path = tmp_path / "sol.csv"
+    path.write_text(f"{later},151.00,152.00,150.00,151.50,1,{later + 59_999},1,1,1,1,0\n")
+    feed = default_feed({"BTCUSDT": TICK, "SOLUSDT": TICK}, {"BTCUSDT": Decimal("7195.24")},
+                        kline_files={"SOLUSDT": [str(path)]})
+    assert feed.start_ms == later
+    assert feed.spec()["symbols"]["BTCUSDT"]["kind"] == "synthetic"
+    assert feed.spec()["symbols"]["SOLUSDT"]["files"] == [str(path.resolve())]
+    ticks, _ = feed.advance(feed.initial_state(), later)
+    assert {(t.symbol, t.price) for t in ticks} == {("BTCUSDT", Decimal("7195.24")),
+                                                     ("SOLUSDT", Decimal("151.00"))}
+
+
+def test_files_for_an_unknown_symbol_are_refused():
+    with pytest.raises(FeedError, match="price files given for unknown symbols: DOGEUSDT"):
+        default_feed({"BTCUSDT": TICK}, {}, kline_files={"DOGEUSDT": ["x.csv"]})

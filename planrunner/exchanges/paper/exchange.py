@@ -18,7 +18,7 @@ from planrunner.errors import CompileError, ExchangeError, StateError
 from planrunner.exchanges.base import (Balance, Capabilities, Commission, ExchangeRequest, Fill,
                                        MarketContext, MarketRules, OrderListSnapshot,
                                        OrderSnapshot)
-from planrunner.exchanges.paper.feed import FeedError, FeedState, MarketClock, PriceFeed
+from planrunner.exchanges.paper.feed import FeedError, FeedState, PriceFeed
 from planrunner.exchanges.paper.store import AccountRecord, PaperStore
 from planrunner.exchanges.rules import builtin_rules
 
@@ -27,6 +27,29 @@ DEFAULT_BALANCES: Mapping[str, Decimal] = {
     "SOL": Decimal("100"), "BNB": Decimal("50"),
 }
 DEFAULT_SPEED = 60  # one market minute per wall second: a paper plan plays out in minutes
+
+
+class MarketClock:
+    """Market time that runs `speed` times faster than the wall clock, from an anchor.
+
+    speed 3600 turns one wall second into one market hour; speed 0 freezes market time (only
+    explicit jumps move it). Re-anchoring after a jump keeps later readings monotonic.
+    """
+
+    def __init__(self, clock: Clock, market_ms: int, speed: int | Decimal = 1):
+        if speed < 0:
+            raise FeedError(f"speed must be zero or positive, not {speed}")
+        self._clock = clock
+        self.speed = Decimal(speed)
+        self.reanchor(market_ms)
+
+    def reanchor(self, market_ms: int) -> None:
+        self._wall_anchor = self._clock.now_ms()
+        self._market_anchor = market_ms
+
+    def now_ms(self) -> int:
+        elapsed = max(0, self._clock.now_ms() - self._wall_anchor)
+        return self._market_anchor + int(elapsed * self.speed)
 
 
 def _matching_engine_type() -> Callable[..., Any]:

@@ -20,8 +20,7 @@ the price rounded to the symbol's tick after each step; high and low are the pat
 generator seeded with "seed:symbol:k", so a feed resumes from (k, previous close) alone and the
 same seed always yields the same path.
 
-Everything here is pure except reading CSV files; `MarketClock` turns wall time into market time
-(`speed` times faster) through an injected Clock.
+Everything here is pure except reading CSV files. (Market time vs wall time: exchange.MarketClock.)
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
-from planrunner.clock import Clock
 from planrunner.errors import PlanrunnerError
 
 MINUTE_MS = 60_000
@@ -255,8 +253,9 @@ class ReplaySource:
     @classmethod
     def from_files(cls, symbol: str, files: Sequence[str], tick_size: Decimal,
                    seed: int = 0) -> ReplaySource:
-        candles = tuple(_on_tick_grid(c, tick_size) for c in load_klines(files))
-        return cls(symbol, tuple(files), tick_size, seed, candles)
+        names = tuple(f if f.startswith(SAMPLE_PREFIX) else str(Path(f).resolve()) for f in files)
+        candles = tuple(_on_tick_grid(c, tick_size) for c in load_klines(names))
+        return cls(symbol, names, tick_size, seed, candles)
 
     @property
     def opening_price(self) -> Decimal:
@@ -408,38 +407,21 @@ def _next_time(source: CandleSource, cursor: Cursor, after_ms: int) -> int:
 
 def default_feed(tick_sizes: Mapping[str, Decimal], opening_prices: Mapping[str, Decimal], *,
                  seed: int = 0, kline_files: Mapping[str, Sequence[str]] | None = None) -> PriceFeed:
-    """Replay for symbols with kline files (given, else bundled), the seeded walk for the rest."""
-    sources: dict[str, CandleSource] = {}
-    for symbol, tick in tick_sizes.items():
-        files = tuple((kline_files or {}).get(symbol, ())) or bundled_samples(symbol)
-        if files:
-            sources[symbol] = ReplaySource.from_files(symbol, files, tick, seed)
-        elif symbol in opening_prices:
-            sources[symbol] = SyntheticSource(symbol, opening_prices[symbol], tick, seed)
-    return PriceFeed(sources)
+    """Replay where there are kline files, the seeded walk for every other symbol.
 
-
-# --- market time ----------------------------------------------------------------------------
-
-class MarketClock:
-    """Market time that runs `speed` times faster than the wall clock, from an anchor.
-
-    speed 3600 turns one wall second into one market hour; speed 0 freezes market time (only
-    explicit jumps move it). Re-anchoring after a jump keeps later readings monotonic.
+    Without `kline_files` the bundled samples are replayed and the market opens at FEED_START_MS.
+    With them, only those files are replayed and the market opens at their earliest candle, so a
+    replayed day is traded at its own dates (walking symbols start there too).
     """
-
-    def __init__(self, clock: Clock, market_ms: int, speed: int | Decimal = 1):
-        if speed < 0:
-            raise FeedError(f"speed must be zero or positive, not {speed}")
-        self._clock = clock
-        self.speed = Decimal(speed)
-        self.reanchor(market_ms)
-
-    def reanchor(self, market_ms: int) -> None:
-        self._wall_anchor = self._clock.now_ms()
-        self._market_anchor = market_ms
-
-    def now_ms(self) -> int:
-        elapsed = max(0, self._clock.now_ms() - self._wall_anchor)
-        return self._market_anchor + int(elapsed * self.speed)
-
+    unknown = sorted(set(kline_files or {}) - set(tick_sizes))
+    if unknown:
+        raise FeedError(f"price files given for unknown symbols: {', '.join(unknown)}; "
+                        f"the paper exchange knows {', '.join(sorted(tick_sizes))}")
+    files = ({s: tuple(f) for s, f in kline_files.items() if f} if kline_files
+             else {s: bundled_samples(s) for s in tick_sizes})
+    replays = {s: ReplaySource.from_files(s, f, tick_sizes[s], seed) for s, f in files.items() if f}
+    start = (min((r.candles[0].open_time_ms for r in replays.values()), default=FEED_START_MS)
+             if kline_files else FEED_START_MS)
+    walks = {s: SyntheticSource(s, opening_prices[s], tick, seed, start)
+             for s, tick in tick_sizes.items() if s not in replays and s in opening_prices}
+    return PriceFeed({**walks, **replays}, start)
