@@ -49,6 +49,7 @@ class Sent:
     url: str
     headers: Mapping[str, str]
     body: bytes | None
+    at_ms: int = 0
 
     @property
     def path(self) -> str:
@@ -83,10 +84,17 @@ class FakeTransport:
 
     def send(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None,
              timeout: float) -> HttpResponse:
-        sent = Sent(method, url, dict(headers), body)
+        sent = Sent(method, url, dict(headers), body, self.clock.now_ms())
         self.sent.append(sent)
-        self.clock.advance(self.latency_ms)
-        queue = self._script.get((method, sent.path))
+        # the server handles the request halfway through the round trip
+        self.clock.advance(self.latency_ms // 2)
+        try:
+            return self._answer(sent)
+        finally:
+            self.clock.advance(self.latency_ms - self.latency_ms // 2)
+
+    def _answer(self, sent: Sent) -> HttpResponse:
+        queue = self._script.get((sent.method, sent.path))
         if queue:
             item = queue.popleft()
             if isinstance(item, BaseException):
@@ -94,7 +102,7 @@ class FakeTransport:
             return item if isinstance(item, HttpResponse) else ok(item)
         if sent.path == "/api/v3/time":
             return ok({"serverTime": self.clock.now_ms() + self.server_offset_ms})
-        raise AssertionError(f"unscripted request {method} {sent.path}")
+        raise AssertionError(f"unscripted request {sent.method} {sent.path}")
 
     def calls(self, path: str) -> list[Sent]:
         return [s for s in self.sent if s.path == path]

@@ -70,7 +70,8 @@ class Governor:
         self._clock = clock
         self._now = now or clock.now_ms
         self._limits: tuple[RateLimit, ...] = tuple(limits)
-        self._usage: dict[RateLimit, _Usage] = {}
+        # keyed by header so usage survives a reconfiguration from exchangeInfo
+        self._usage: dict[str, _Usage] = {}
         self._cooldown_until_ms = 0
         self._banned_until_ms = 0
 
@@ -96,8 +97,8 @@ class Governor:
         lowered = {k.lower(): v for k, v in headers.items()}
         for limit in self._limits:
             raw = lowered.get((limit.header or "").lower())
-            if raw is not None and raw.strip().isdigit():
-                self._usage[limit] = _Usage(int(raw), self._window_start(limit))
+            if limit.header and raw is not None and raw.strip().isdigit():
+                self._usage[limit.header] = _Usage(int(raw), self._window_start(limit))
 
     def used(self, kind: str, interval: str, interval_num: int) -> int | None:
         for limit in self._limits:
@@ -125,7 +126,7 @@ class Governor:
                               retry_after=remaining, banned=True, http_status=418)
 
     def _used(self, limit: RateLimit) -> int:
-        usage = self._usage.get(limit)
+        usage = self._usage.get(limit.header or "")
         if usage is None or usage.window_start_ms != self._window_start(limit):
             return 0
         return usage.count
