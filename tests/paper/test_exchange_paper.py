@@ -153,3 +153,19 @@ def test_user_kline_files_replace_the_sample_and_bad_rows_are_named(account, tmp
     bad.write_text(good.read_text() + "oops\n")
     with pytest.raises(FeedError, match=r"bad.csv:2: expected 12 comma-separated columns"):
         open_at(tmp_path / "other" / "account.json", kline_files={"ETHUSDT": [str(bad)]})
+
+
+def test_polling_a_frozen_market_does_not_rewrite_the_account(account):
+    paper = open_at(account, speed=0)
+    stamp = os.stat(account).st_mtime_ns
+    os.utime(account, ns=(stamp - 10**9, stamp - 10**9))
+    assert paper.advance() == []
+    assert os.stat(account).st_mtime_ns == stamp - 10**9
+
+
+def test_test_order_validates_without_placing(account):
+    paper = open_at(account)
+    paper.test_order(limit_buy("7000.00", "t-1"))
+    with pytest.raises(OrderRejected, match="LOT_SIZE"):
+        paper.test_order(limit_buy("7000.00", "t-2", qty="0.0000001"))
+    assert paper.open_orders("BTCUSDT") == ()

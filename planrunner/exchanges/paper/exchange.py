@@ -123,10 +123,12 @@ class PaperExchange:
         """Feed the trades up to `until_ms` (default: market time now, per the speed factor)
         into the engine; return the snapshots of orders those trades changed, oldest first."""
         target = self._market.now_ms() if until_ms is None else until_ms
+        before = self._position
         changes = self._deliver(target)
         if until_ms is not None:
             self._market.reanchor(self.market_time_ms)
-        self._save()
+        if self._position != before:  # polling a frozen market should not rewrite the file
+            self._save()
         return changes
 
     def step(self) -> list[OrderSnapshot]:
@@ -207,6 +209,10 @@ class PaperExchange:
         return tuple(self._engine.balances())
 
     # --- beyond the protocol: what the CLI and simulator show ----------------------------------
+
+    def test_order(self, request: ExchangeRequest) -> None:
+        """POST /api/v3/order/test: every check but funds; changes nothing."""
+        self._engine.test_order(request, self.market_time_ms)
 
     def all_orders(self) -> tuple[OrderSnapshot, ...]:
         return tuple(self._engine.all_orders())
