@@ -60,8 +60,43 @@ def validate(plans: tuple[str, ...]) -> None:
               help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.")
 def plan(plan_path: str, output_format: str, out: str | None, detailed_exitcode: bool) -> None:
     """Show the orders PLAN would place and cancel, its strategy and its risk. Sends nothing."""
+    try:
+        state = _existing_state(plan_path)
+    except PlanrunnerError as exc:
+        _fail(str(exc))
     sys.exit(run_plan(plan_path, output_format=output_format, out=out,
-                      detailed_exitcode=detailed_exitcode))
+                      detailed_exitcode=detailed_exitcode,
+                      namespace=state.namespace if state else None,
+                      state_lineage=state.lineage if state else None,
+                      state_serial=state.serial if state else None))
+
+
+def _existing_state(plan_path: str):
+    """The plan's state file, read without the lock (saves are atomic renames), if it exists.
+
+    Its namespace keeps the client ids the same as apply's. The listing still shows the whole
+    plan: the diff against what the state already did belongs to apply.
+    """
+    path = _default_state_path(plan_path)
+    if not path.is_file():
+        return None
+    from planrunner.state import StateStore
+    state = StateStore(path).load()
+    click.echo(f"Note: client ids use namespace {state.namespace} from {path} (serial "
+               f"{state.serial}).", err=True)
+    if state.has_exchange_activity:
+        click.echo(f"Note: {path} records orders already sent; this listing shows the whole "
+                   "plan, not only what is left to do.", err=True)
+    return state
+
+
+def _default_state_path(plan_path: str):
+    """Same rule as state.default_state_path (a test keeps them equal), without importing the
+    state module: that import costs ~50 ms, and most plan runs have no state file."""
+    from pathlib import Path
+    plan = Path(plan_path)
+    stem = plan.stem if plan.suffix.lower() in (".yaml", ".yml") else plan.name
+    return plan.with_name(f"{stem}.state.json")
 
 
 def run_plan(plan_path: str, *, output_format: str = "text", out: str | None = None,

@@ -204,3 +204,40 @@ def test_colour_only_on_a_terminal_without_no_color(tmp_path, no_color, coloured
     out = _on_terminal(["plan", _plan_file(tmp_path)], env)
     assert "Plan: " in out
     assert ("\x1b[32m" in out) is coloured
+
+
+@pytest.mark.parametrize("plan_path", ["plans/btc.yaml", "btc.YML", "/x/y/btc.plan", "btc"])
+def test_state_path_rule_matches_the_state_module(plan_path):
+    from planrunner.cli import _default_state_path
+    from planrunner.state import default_state_path
+
+    assert _default_state_path(plan_path) == default_state_path(plan_path)
+
+
+def _write_state(plan_path: str):
+    from planrunner.state import StateStore, default_state_path, new_state
+
+    state = new_state(plan_name="btc-cli", plan_fingerprint="f" * 64, exchange="paper",
+                      symbol="BTCUSDT", lineage="11111111-2222-3333-4444-555555555555")
+    return StateStore(default_state_path(plan_path)).save(state)
+
+
+def test_existing_state_fixes_the_namespace_and_is_recorded_by_out(tmp_path):
+    from planrunner.savedplan import load_saved_plan
+
+    plan_path = _plan_file(tmp_path)
+    state = _write_state(plan_path)
+    out = tmp_path / "saved.json"
+    result = _run(plan_path, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"-{state.namespace}-" in result.stdout
+    assert f"namespace {state.namespace} from" in result.stderr
+    saved = load_saved_plan(str(out))
+    assert (saved.namespace, saved.state_lineage, saved.state_serial) == (
+        state.namespace, state.lineage, state.serial)
+
+
+def test_corrupt_state_file_is_a_clear_error(tmp_path):
+    plan_path = _plan_file(tmp_path)
+    (tmp_path / "btc.state.json").write_text("{not json", encoding="utf-8")
+    _assert_clean_failure(_run(plan_path), "Error: ", "btc.state.json")
