@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
-from planrunner.actions import (Action, ActionKind, ActionPlan, Deferred, Leg, LegRole, RiskSummary,
-                                Strategy)
+from planrunner.actions import Action, ActionKind, ActionPlan, Deferred, Leg, LegRole, Strategy
 from planrunner.errors import CompileError
-from planrunner.exchanges.base import Capabilities, MarketContext
+from planrunner.exchanges.base import Capabilities, MarketContext, MarketRules
 from planrunner.money import ZERO, fmt
 from planrunner.orderspec import (cancel_request, check_leg, count_problems, label, oco_request,
                                   order_request, ordered, substitute_leg, substitute_request, summary,
@@ -85,7 +84,7 @@ class _Build:
     checks: list[tuple[Leg, str, Decimal | None]] = field(default_factory=list)
 
     @property
-    def rules(self):
+    def rules(self) -> MarketRules:
         return self.market.rules
 
     @property
@@ -112,7 +111,9 @@ def _choose_strategy(b: _Build) -> tuple[Strategy, str]:
         return ((Strategy.OCO_NOW, "entry none: protect the holding now, one OCO per take-profit slice")
                 if both else (Strategy.ORDER_NOW, "entry none: protect the holding now with one exit "
                               "order per slice"))
-    if kind is EntryType.LIMIT and (both or one):
+    if not (both or one):
+        return Strategy.ENTRY_THEN_ORDER, "no take-profit and no stop: only the entry is placed"
+    if kind is EntryType.LIMIT:
         buy = plan.side is Side.BUY
         if both and buy and rules.opoco_allowed and "OPOCO" in lists:
             return Strategy.OPOCO, (f"limit buy on {rules.symbol}, which allows OPOCO: the exchange arms "
@@ -209,9 +210,10 @@ def _list_actions(b: _Build, strategy: Strategy, ref: Decimal, qtys: tuple[Decim
         pending = ordered(tp, stop, b.exit_side.wire)
         list_id = b.cid(f"l{i}")
         b.checks.append((working, label(LegRole.ENTRY, i), None))
-        b.checks += [(leg, label(leg.role, i), ref) for leg in pending]
-        if pending_qty is None:  # the exchange sizes OPO legs; check them at the gross estimate
-            b.checks += [(dataclasses.replace(leg, quantity=qty), label(leg.role, i), ref) for leg in pending]
+        # the exchange sizes OPO legs from what was received: check them at the net estimate
+        check_qty = pending_qty if pending_qty is not None else _pending_qty(b, qty)
+        b.checks += [(dataclasses.replace(leg, quantity=check_qty), label(leg.role, i), ref)
+                     for leg in pending]
         request = triggered_request(b.plan.symbol, list_id, working, pending, by_fill=by_fill)
         legs = (working,) + pending
         actions.append(Action(f"slice-{i}", ActionKind.PLACE_ORDER_LIST,
@@ -244,7 +246,7 @@ def _entry_leg(b: _Build, ref: Decimal | None, trigger: Decimal | None, total: D
                time_in_force=entry.time_in_force)
 
 
-def _then_actions(b: _Build, strategy: Strategy, ref: Decimal | None, trigger: Decimal | None,
+def _then_actions(b: _Build, ref: Decimal | None, trigger: Decimal | None,
                   total: Decimal, portions: tuple[Decimal, ...]) -> list[Action]:
     entry = _entry_leg(b, ref, trigger, total)
     b.checks.append((entry, "entry", b.market.last_price if trigger is not None else None))
@@ -253,24 +255,27 @@ def _then_actions(b: _Build, strategy: Strategy, ref: Decimal | None, trigger: D
                       legs=(entry,))]
     if b.plan.entry.expire_after_s and b.plan.entry.type is not EntryType.MARKET:
         actions.append(_expire(b, "entry", entry.client_order_id, False))
+    if not b.plan.take_profits and b.plan.stop is None:
+        return actions
     actions.append(Action("await-entry", ActionKind.AWAIT_FILL, "wait until the entry is filled",
                           depends_on=("entry",), wait_for="entry"))
     net = total if b.plan.side is Side.SELL else total * (1 - b.market.commission.taker)
     estimates = split_quantity(net, portions, b.rules.step_size)
     qtys = tuple(deferred_qty(portions, i, q) for i, q in enumerate(estimates, start=1))
     est_ref = ref if ref is not None else b.market.last_price
-    actions += _exit_actions(b, strategy, qtys, ref, est_ref, ("await-entry",))
+    actions += _exit_actions(b, qtys, ref, est_ref, ("await-entry",))
     return actions
 
 
-def _exit_actions(b: _Build, strategy: Strategy, qtys: tuple[Decimal | Deferred, ...],
+def _exit_actions(b: _Build, qtys: tuple[Decimal | Deferred, ...],
                   ref: Decimal | None, check_ref: Decimal, depends: tuple[str, ...]) -> list[Action]:
     actions = []
     for i, qty in enumerate(qtys, start=1):
         tp, stop = _exit_legs(b, i, qty, ref, False, f"x{i}")
         legs = ordered(tp, stop, b.exit_side.wire)
         b.checks += [(leg, label(leg.role, i), check_ref) for leg in legs]
-        after = any(isinstance(v, Deferred) for leg in legs for v in (leg.quantity, leg.price, leg.stop_price))
+        after = any(isinstance(v, Deferred)
+                    for leg in legs for v in (leg.quantity, leg.price, leg.stop_price))
         if len(legs) == 2:
             list_id = b.cid(f"x{i}")
             request = oco_request(b.plan.symbol, list_id, legs[0], legs[1])
@@ -304,8 +309,9 @@ def _check_counts(b: _Build, strategy: Strategy, actions: list[Action]) -> None:
     placing = [a for a in actions if a.kind in (ActionKind.PLACE_ORDER, ActionKind.PLACE_ORDER_LIST)]
     phases = [placing] if strategy in LIST_STRATEGIES else [
         [a for a in placing if a.id == "entry"], [a for a in placing if a.id != "entry"]]
+    slices = sum(1 for a in placing if a.id != "entry")
     b.problems += count_problems(b.rules, [[(a.kind is ActionKind.PLACE_ORDER_LIST, a.legs) for a in p]
-                                           for p in phases])
+                                           for p in phases], max(slices, 1))
 
 
 def _warn(b: _Build, strategy: Strategy, ref: Decimal | None) -> None:
@@ -316,12 +322,12 @@ def _warn(b: _Build, strategy: Strategy, ref: Decimal | None) -> None:
             b.warnings.append(f"the {plan.side.value} limit {fmt(ref)} is {where} the last price "
                               f"{fmt(last)}: it fills at once as a taker")
     _warn_stop_gap(b, ref if ref is not None else last)
-    if strategy is Strategy.OTOCO and plan.side is Side.BUY or strategy is Strategy.OTO and plan.side is Side.BUY:
+    if strategy in (Strategy.OTOCO, Strategy.OTO) and plan.side is Side.BUY:
         b.warnings.append(f"exits are sized net of an estimated {fmt(b.market.commission.taker * 100)}% "
                           f"commission; base-asset dust may remain after they fill")
     if plan.entry.expire_after_s:
-        if plan.entry.type is EntryType.MARKET:
-            b.warnings.append("expire_after has no effect on a market entry")
+        if plan.entry.type in (EntryType.MARKET, EntryType.NONE):
+            b.warnings.append(f"expire_after has no effect on a {plan.entry.type.value} entry")
         else:
             b.warnings.append(f"expire_after is emulated: the cancel after {plan.entry.expire_after_s}s "
                               f"happens only while planrunner is running")
@@ -344,6 +350,16 @@ def _warn_stop_gap(b: _Build, ref: Decimal) -> None:
 
 # ---- public API --------------------------------------------------------------------------------
 
+def _actions(b: _Build, strategy: Strategy, ref: Decimal | None, trigger: Decimal | None,
+             total: Decimal, qtys: tuple[Decimal, ...]) -> list[Action]:
+    if strategy in LIST_STRATEGIES and ref is not None:
+        return _list_actions(b, strategy, ref, qtys)
+    if strategy in (Strategy.OCO_NOW, Strategy.ORDER_NOW):
+        return _exit_actions(b, qtys, ref, b.market.last_price, ())
+    portions = tuple(tp.portion for tp in b.plan.take_profits) or (HUNDRED,)
+    return _then_actions(b, ref, trigger, total, portions)
+
+
 def compile_plan(plan: TradePlan, market: MarketContext, capabilities: Capabilities,
                  namespace: str) -> ActionPlan:
     """Compile a valid plan for this market. Raises CompileError listing every problem."""
@@ -353,21 +369,17 @@ def compile_plan(plan: TradePlan, market: MarketContext, capabilities: Capabilit
     total = total_quantity(plan, market, ref, b.problems, b.warnings)
     strategy, reason = _choose_strategy(b)
     portions = tuple(tp.portion for tp in plan.take_profits) or (HUNDRED,)
-    step = market.rules.effective_market_step if plan.entry.type is EntryType.MARKET else market.rules.step_size
-    if strategy in LIST_STRATEGIES and ref is not None:
-        actions = _list_actions(b, strategy, ref, split_quantity(total, portions, step))
-    elif strategy in (Strategy.OCO_NOW, Strategy.ORDER_NOW):
-        qtys = split_quantity(total, portions, market.rules.step_size)
-        actions = _exit_actions(b, strategy, qtys, ref, market.last_price, ())
-    else:
-        actions = _then_actions(b, strategy, ref, trigger, total, portions)
-    for leg, label, trigger_ref in b.checks:
-        b.problems += check_leg(leg, label, market, trigger_ref)
+    is_market = plan.entry.type is EntryType.MARKET
+    qtys = split_quantity(total, portions,
+                          market.rules.effective_market_step if is_market else market.rules.step_size)
+    actions = _actions(b, strategy, ref, trigger, total, qtys)
+    for leg, where, trigger_ref in b.checks:
+        b.problems += check_leg(leg, where, market, trigger_ref)
     _check_counts(b, strategy, actions)
     if b.problems:
         raise _fail(plan.name, plan.symbol, list(dict.fromkeys(b.problems)))
     _warn(b, strategy, ref)
-    risk = risk_summary(plan, market, ref, split_quantity(total, portions, step))
+    risk = risk_summary(plan, market, ref, qtys)
     return ActionPlan(plan.name, plan.exchange, plan.symbol, plan.side.value, strategy, reason,
                       tuple(actions), risk, plan_fingerprint(plan), namespace, market.last_price,
                       tuple(dict.fromkeys(b.warnings)))

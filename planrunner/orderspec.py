@@ -309,7 +309,8 @@ def _check_immediate(leg: Leg, label: str, ref: Decimal) -> list[str]:
     return []
 
 
-def count_problems(rules: MarketRules, phases: list[list[tuple[bool, tuple[Leg, ...]]]]) -> list[str]:
+def count_problems(rules: MarketRules, phases: list[list[tuple[bool, tuple[Leg, ...]]]],
+                   slices: int) -> list[str]:
     """MAX_NUM_* filters against the orders open at once; a phase is [(is_list, legs), ...]."""
     def most(count) -> int:
         return max((sum(count(is_list, legs) for is_list, legs in phase) for phase in phases), default=0)
@@ -318,6 +319,11 @@ def count_problems(rules: MarketRules, phases: list[list[tuple[bool, tuple[Leg, 
              rules.max_num_algo_orders, "stop orders"),
             ("MAX_NUM_ORDER_LISTS", most(lambda is_list, _: int(is_list)), rules.max_num_order_lists,
              "order lists"))
-    return [f"the plan keeps {n} {what} open at once; {rules.symbol}'s {name} allows {limit}: use at "
-            f"most {limit} take-profit slices (fewer if other orders are open)"
+    return [_count_message(rules.symbol, name, n, limit, what, limit * slices // n)
             for name, n, limit, what in used if limit and n > limit]
+
+
+def _count_message(symbol: str, name: str, used: int, limit: int, what: str, fits: int) -> str:
+    fix = (f"use at most {fits} take-profit slice{'s' if fits > 1 else ''} (fewer if other orders "
+           f"are open)" if fits else f"{symbol} cannot hold this plan's orders at once")
+    return f"the plan keeps {used} {what} open at once; {symbol}'s {name} allows {limit}: {fix}"

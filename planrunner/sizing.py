@@ -199,7 +199,7 @@ def risk_summary(plan: TradePlan, market: MarketContext, ref: Decimal | None,
         loss = sum((q * (abs(est - stop_px) + est * entry_fee + stop_px * fee) for q in qtys), ZERO)
     if plan.take_profits:
         gain = ZERO
-        for q, tp in zip(qtys, plan.take_profits):
+        for q, tp in zip(qtys, plan.take_profits, strict=True):
             tp_px = take_profit_price(tp.price.resolve(est), exit_side, rules.tick_size)
             gain += q * (abs(tp_px - est) - est * entry_fee - tp_px * fee)
     ratio = _money(gain / loss, 2) if gain is not None and loss else None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from compile_builders import (D, MARKET_ENTRY, compiled, limit_entry, market, none_entry, plan, stop,
-                              stop_limit_entry, tps)
+from compile_builders import (D, MARKET_ENTRY, compiled, market, none_entry, plan, stop, stop_limit_entry,
+                              tps)
 
 from planrunner.errors import CompileError
 from planrunner.exchanges.base import Capabilities
@@ -37,7 +37,9 @@ CASES = [
     ("trailing-fraction", plan(stop_=stop("-2%", "-1%", trailing="1.005")), {}, ["whole BIPS"]),
     ("trailing-off", plan(stop_=stop("-2%", "-1%", trailing="1")), {"allow_trailing_stop": False},
      ["does not allow trailing stops", "remove stop.trailing"]),
-    ("max-orders", plan(), {"max_num_orders": 4}, ["keeps 6 orders open", "MAX_NUM_ORDERS allows 4"]),
+    ("max-orders", plan(), {"max_num_orders": 4},
+     ["keeps 6 orders open", "MAX_NUM_ORDERS allows 4: use at most 1 take-profit slice "]),
+    ("max-orders-none-fit", plan(), {"max_num_orders": 2}, ["cannot hold this plan's orders at once"]),
     ("max-algo", plan(), {"max_num_algo_orders": 1}, ["keeps 2 stop orders", "MAX_NUM_ALGO_ORDERS allows 1"]),
     ("max-lists", plan(), {"max_num_order_lists": 1}, ["keeps 2 order lists", "MAX_NUM_ORDER_LISTS"]),
     ("type-stop-loss", plan(stop_=stop("-2%", None, kind=StopType.MARKET)),
@@ -69,7 +71,7 @@ def test_compile_error_table(name, the_plan, rules, fragments):
     with pytest.raises(CompileError) as info:
         compiled(the_plan, market(**rules))
     message = str(info.value)
-    assert message.startswith(f"plan btc-breakout cannot be placed on BTCUSDT:")
+    assert message.startswith("plan btc-breakout cannot be placed on BTCUSDT:")
     for fragment in fragments:
         assert fragment in message
 
@@ -100,7 +102,8 @@ def test_every_problem_is_reported_at_once():
 
 def test_notional_message_gives_the_quantity_needed():
     with pytest.raises(CompileError) as info:
-        compiled(plan(size=qty("0.001"), take_profits=tps(("7300", "50"), ("7400", "50"))))
+        compiled(plan(entry=none_entry("7000"), size=qty("0.001"),
+                      take_profits=tps(("7300", "50"), ("7400", "50"))))
     message = str(info.value)
     # slice 2: 0.0005 BTC x 7400 = 3.7 USDT; needs ceil(5 / 7400, 0.00001) = 0.00068 BTC
     assert "take-profit slice 2 is 0.0005 BTC x 7400 = 3.7 USDT" in message

@@ -27,7 +27,6 @@ def _ids(result) -> list[str]:
     plan(entry=none_entry("7000")), plan(name="a-very-long-plan-name-of-forty-chars-xx", take_profits=EIGHT),
 ], ids=["lists", "sell", "market", "none", "long-name"])
 def test_client_ids_are_unique_valid_and_deterministic(the_plan):
-    from compile_builders import market
     roomy = market(max_num_algo_orders=0, max_num_orders=0, max_num_order_lists=0)
     first, second = compiled(the_plan, roomy), compiled(the_plan, roomy)
     ids = _ids(first)

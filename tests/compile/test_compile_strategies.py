@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from compile_builders import (D, MARKET_ENTRY, compiled, limit_entry, market, none_entry, plan, stop,
                               stop_limit_entry, tps)
@@ -113,7 +115,8 @@ def test_market_spend_uses_quote_order_qty():
 
 
 def test_limit_spend_is_divided_by_the_limit_price_and_rounded_down():
-    params = compiled(plan(size=Size(SizeKind.SPEND, D("100")))).action("slice-1").request.concrete().as_dict()
+    result = compiled(plan(size=Size(SizeKind.SPEND, D("100"))))
+    params = result.action("slice-1").request.concrete().as_dict()
     # 100 / 7100 = 0.0140845... -> 0.01408 total, split 0.00704 + 0.00704
     assert params["workingQuantity"] == "0.00704"
 
@@ -163,9 +166,46 @@ def test_tight_stop_limit_gap_warns():
 
 
 def test_risk_summary_numbers():
-    result = compiled(plan(take_profits=tps(("7313", "100")), stop_=stop("6958", "6937.12")), market(**NO_OPO))
+    one_slice = plan(take_profits=tps(("7313", "100")), stop_=stop("6958", "6937.12"))
+    result = compiled(one_slice, market(**NO_OPO))
     risk = result.risk
     # loss 0.01 * (7100 - 6937.12) + fees 0.001 * 0.01 * (7100 + 6937.12)
     assert risk.worst_loss == D("1.62880000") + D("0.14037120")
     assert risk.best_gain == D("2.13") - D("0.14413")
-    assert risk.worst_loss_pct == D("2.49") and risk.reward_risk == (risk.best_gain / risk.worst_loss).quantize(D("0.01"))
+    assert risk.worst_loss_pct == D("2.49")
+    assert risk.reward_risk == (risk.best_gain / risk.worst_loss).quantize(D("0.01"))
+
+
+def test_opo_single_take_profit_leaves_the_quantity_to_the_exchange():
+    params = compiled(plan(stop_=None)).action("slice-2").request.concrete().as_dict()
+    assert params["pendingType"] == "LIMIT_MAKER" and params["pendingSide"] == "SELL"
+    assert "pendingQuantity" not in params and params["pendingPrice"] == "7455"
+
+
+def test_oto_sell_stop_only_sends_pending_quantity():
+    params = compiled(plan(side=SELL, take_profits=())).action("slice-1").request.concrete().as_dict()
+    assert (params["pendingType"], params["pendingSide"]) == ("STOP_LOSS_LIMIT", "BUY")
+    assert params["pendingQuantity"] == "0.01" and params["pendingTimeInForce"] == "GTC"
+
+
+def test_single_exit_orders_after_a_market_entry():
+    result = compiled(plan(entry=MARKET_ENTRY, stop_=None))
+    exit_2 = result.action("exit-2")
+    assert exit_2.kind is ActionKind.PLACE_ORDER and exit_2.request.path == "/api/v3/order"
+    params = dict(exit_2.request.params)
+    assert params["type"] == "LIMIT_MAKER" and params["newClientOrderId"] == exit_2.client_id
+    assert isinstance(params["quantity"], Deferred) and isinstance(params["price"], Deferred)
+
+
+def test_entry_without_exits_places_only_the_entry_and_warns():
+    result = compiled(plan(take_profits=(), stop_=None))
+    assert [a.id for a in result.actions] == ["entry"]
+    assert result.risk.worst_loss is None and result.risk.best_gain is None
+    assert any("nothing exits" in w for w in result.warnings)
+
+
+def test_expire_after_on_entry_none_has_no_cancel_and_says_so():
+    entry = dataclasses.replace(none_entry("7000"), expire_after_s=60)
+    result = compiled(plan(entry=entry))
+    assert all(a.kind is not ActionKind.CANCEL for a in result.actions)
+    assert any("no effect on a none entry" in w for w in result.warnings)
