@@ -189,10 +189,18 @@ def _trailing_delta(b: _Build) -> int | None:
     return int(bips)
 
 
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _expire(b: _Build, target: str, client_id: str, is_list: bool) -> Action:
     delay = b.plan.entry.expire_after_s
     return Action(f"expire-{target}", ActionKind.CANCEL,
-                  f"cancel the unfilled part of {target} after {delay}s (needs planrunner running)",
+                  f"cancel the unfilled part of {target} after {_duration(delay or 0)} "
+                  f"(needs planrunner running)",
                   request=cancel_request(b.plan.symbol, client_id, is_list=is_list),
                   depends_on=(target,), wait_for=target, emulated=True, delay_s=delay)
 
@@ -329,8 +337,9 @@ def _warn(b: _Build, strategy: Strategy, ref: Decimal | None) -> None:
         if plan.entry.type in (EntryType.MARKET, EntryType.NONE):
             b.warnings.append(f"expire_after has no effect on a {plan.entry.type.value} entry")
         else:
-            b.warnings.append(f"expire_after is emulated: the cancel after {plan.entry.expire_after_s}s "
-                              f"happens only while planrunner is running")
+            b.warnings.append(f"expire_after is emulated: the cancel after "
+                              f"{_duration(plan.entry.expire_after_s)} happens only while planrunner "
+                              f"is running")
     if strategy in (Strategy.ENTRY_THEN_OCO, Strategy.ENTRY_THEN_ORDER):
         b.warnings.append("the exits are placed by planrunner after the entry fills: keep planrunner "
                           "running until then (the position is unprotected in between)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from compile_builders import D, MARKET_ENTRY, compiled, market, plan, stop_limit_entry, tps
+from compile_builders import D, MARKET_ENTRY, compiled, market, plan, stop, stop_limit_entry, tps
 
 from planrunner.actions import ActionKind
 from planrunner.compile import EntryFill, resolve_action
@@ -74,3 +74,13 @@ def test_concrete_actions_come_back_unchanged():
     for action in result.actions:
         assert resolve_action(action, FILL, market()) is action
     assert all(a.kind is not ActionKind.AWAIT_FILL for a in result.actions)
+
+
+def test_trailing_stop_after_a_market_fill_resolves_its_floor_and_keeps_the_delta():
+    trailing = plan(entry=MARKET_ENTRY, take_profits=(), stop_=stop("-2%", "-1%", trailing="1.5"))
+    result = compiled(trailing)
+    params = resolve_action(result.action("exit-1"), FILL, market()).request.concrete().as_dict()
+    assert params["type"] == "STOP_LOSS_LIMIT" and params["trailingDelta"] == "150"
+    assert "stopPrice" not in params
+    assert params["price"] == "6985.44"  # 7200 * 0.98 = 7056 (up), -1% = 6985.44 (down)
+    assert params["quantity"] == "0.00999"
