@@ -132,9 +132,10 @@ def _choose_strategy(b: _Build) -> tuple[Strategy, str]:
         why = f"a {kind.value} entry cannot be the working order of an order list"
     if both:
         if not (rules.oco_allowed and "OCO" in lists):
-            b.problems.append(f"{rules.symbol} does not allow OCO order lists (ocoAllowed is false), "
-                              f"which a take-profit together with a stop needs: keep only the stop or "
-                              f"only the take-profits")
+            who = (f"{rules.symbol} does not allow OCO order lists (ocoAllowed is false)"
+                   if not rules.oco_allowed else f"the {b.caps.name} exchange cannot place OCO order lists")
+            b.problems.append(f"{who}, which a take-profit together with a stop needs: keep only the "
+                              f"stop or only the take-profits")
         return Strategy.ENTRY_THEN_OCO, f"{why}: entry, wait for the fill, then one OCO per slice"
     return Strategy.ENTRY_THEN_ORDER, f"{why}: entry, wait for the fill, then one exit order per slice"
 

@@ -112,7 +112,7 @@ def test_notional_message_gives_the_quantity_needed():
 
 def test_adapter_without_oco_lists_is_refused_when_oco_is_needed():
     caps = Capabilities(name="bare", order_lists=frozenset())
-    with pytest.raises(CompileError, match="does not allow OCO order lists"):
+    with pytest.raises(CompileError, match="the bare exchange cannot place OCO order lists"):
         compiled(plan(entry=MARKET_ENTRY), caps=caps)
 
 
