@@ -155,7 +155,7 @@ def _seconds(raw: str | None) -> float | None:
     if raw is None:
         return None
     try:
-        return float(int(raw.strip()))
+        return float(int(raw.strip()))  # not money: Retry-After seconds
     except ValueError:
         return None
 
