@@ -304,6 +304,9 @@ class StateStore:
         return state
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
+        if not path.parent.is_dir():
+            raise StateError(f"cannot write {path}: the folder {path.parent} does not exist; "
+                             f"create it or choose another --state path")
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

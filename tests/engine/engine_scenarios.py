@@ -81,6 +81,7 @@ class Harness:
     @classmethod
     def build(cls, folder: Path, plan: TradePlan, path: tuple[str, ...], *,
               live: bool = False) -> Harness:
+        folder.mkdir(parents=True, exist_ok=True)
         fake = FakeExchange(path=path, live=live)
         state = fresh_state(plan)
         store = StateStore(folder / "plan.state.json", fsync=_no_fsync)

@@ -218,3 +218,8 @@ def test_default_path_sits_beside_the_plan(tmp_path: Path) -> None:
 def test_directory_as_state_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="is a directory"):
         StateStore(tmp_path).load()
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="does not exist"):
+        StateStore(tmp_path / "nowhere" / "s.json").save(_state())
