@@ -68,10 +68,20 @@ def _write_atomically(path: str, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
+        _fsync_folder(folder)
     except OSError as exc:
         _remove_quietly(temp)
         raise PlanrunnerError(f"cannot write the saved plan {path}: {exc.strerror}; "
                               "choose another --out path") from None
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable, not only the bytes."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_quietly(path: str) -> None:

@@ -71,9 +71,10 @@ def test_example_matches_its_golden_files(example):
     _check(GOLDEN / f"{example.stem}.json", payload)
 
 
-def test_cli_prints_the_golden_text_apart_from_its_namespace():
+def test_cli_prints_the_golden_text_apart_from_its_namespace(tmp_path):
     """`planrunner plan` shows exactly what render_text produced for the goldens."""
     import re
+    import shutil
 
     from click.testing import CliRunner
 
@@ -85,7 +86,9 @@ def test_cli_prints_the_golden_text_apart_from_its_namespace():
     text, _ = _render(examples[0])
     if text.startswith("CompileError"):
         pytest.skip(f"{examples[0].name} does not compile")
-    result = CliRunner().invoke(main, ["plan", str(examples[0])])
+    copy = tmp_path / examples[0].name  # away from any state file a local apply left behind
+    shutil.copyfile(examples[0], copy)
+    result = CliRunner().invoke(main, ["plan", str(copy)])
     shown, _, note = result.stdout.rpartition("\n\nNote: ")
     namespace = re.search(r"namespace ([a-z2-7]{6})", note).group(1)
     assert shown.replace(namespace, NAMESPACE) + "\n" == text

@@ -43,7 +43,9 @@ def test_top_level_keys_and_plan_block():
     assert payload["plan"] == {"name": "btc", "exchange": "paper", "symbol": "BTCUSDT",
                                "side": "buy", "fingerprint": "ab" * 32, "namespace": "test00",
                                "last_price": "7195.24"}
-    assert payload["strategy"]["name"] == "OPOCO"
+    assert payload["strategy"] == {"name": "OPOCO", "reason": opoco_plan().strategy_reason,
+                                   "protection": "exits armed by the exchange: protected even "
+                                                 "while planrunner is not running"}
     assert payload["summary"] == {"to_place": 6, "to_cancel": 1}
     assert payload["warnings"] == ["expire_after needs planrunner running"]
 
