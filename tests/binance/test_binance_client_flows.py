@@ -10,7 +10,7 @@ import pytest
 
 from binance_fakes import API_KEY, SECRET, FakeTransport, err, make_client, ok, order_json
 from planrunner.clock import ManualClock
-from planrunner.errors import AuthError, ExchangeError, OrderNotFound
+from planrunner.errors import AuthError, ExchangeError, OrderNotFound, OutcomeUnknown
 from planrunner.exchanges.base import Exchange, ExchangeRequest, OrderListSnapshot, OrderStatus
 from planrunner.exchanges.binance import wire
 from planrunner.exchanges.binance.client import BinanceClient
@@ -177,3 +177,17 @@ def test_one_log_line_per_call_and_no_secret_anywhere(caplog) -> None:
     text = "\n".join(lines) + str(info.value) + repr(info.value)
     for secret in [SECRET, API_KEY, *signatures]:
         assert secret not in text
+
+
+@pytest.mark.parametrize("answer, follow_up", [
+    ({"symbol": "BTCUSDT", "orderId": 11, "clientOrderId": "pr-1"}, err(400, -2013, "Order does not exist.")),
+    ({"symbol": "BTCUSDT", "orderId": "x", "status": "NEW"}, None),
+])
+def test_an_accepted_order_whose_state_cannot_be_read_is_outcome_unknown(answer, follow_up) -> None:
+    client, transport, _ = make_client()
+    transport.on("POST", "/api/v3/order", answer)
+    if follow_up is not None:  # ACK, then the query has not caught up yet
+        transport.on("GET", "/api/v3/order", follow_up)
+    with pytest.raises(OutcomeUnknown, match="look the order up by its client id"):
+        client.submit(ORDER)
+    assert len(transport.calls("/api/v3/order")) == (2 if follow_up is not None else 1)

@@ -143,13 +143,23 @@ class BinanceClient:
         call = _Call("POST", request.path, request.params, True, CallKind.ORDER, legs,
                      request.param("symbol"))
         data = self._execute(call)
+        try:
+            return self._placed(data, request)
+        except ExchangeError as exc:
+            # Binance answered 2xx: the order exists even though its state could not be read.
+            raise OutcomeUnknown(f"Binance accepted {request.endpoint} but planrunner could not "
+                                 f"read the result ({exc}); look the order up by its client id, "
+                                 "never re-send it", code=exc.code, venue_message=exc.venue_message,
+                                 http_status=exc.http_status) from None
+
+    def _placed(self, data: Any, request: ExchangeRequest) -> OrderSnapshot | OrderListSnapshot:
         if request.path == "/api/v3/order":
             return self._order_from(data, request)
         if wire.has_full_reports(data):
             return wire.parse_order_list(data, "order list")
         return self._list_with_legs(data)
 
-    def test_order(self, request: ExchangeRequest, compute_commission: bool = False) -> wire.TestOrderResult:
+    def test_order(self, request: ExchangeRequest, compute_commission: bool = False) -> wire.OrderTestResult:
         """POST /api/v3/order/test: validate an order without placing it."""
         if request.endpoint != "POST /api/v3/order":
             raise ExchangeError(f"only POST /api/v3/order can be tested, not {request.endpoint}")

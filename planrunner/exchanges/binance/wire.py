@@ -60,7 +60,7 @@ class Kline:
 
 
 @dataclass(frozen=True, slots=True)
-class TestOrderResult:
+class OrderTestResult:
     """POST /api/v3/order/test: {} or, with computeCommissionRates, the rates for this order."""
 
     standard: Commission | None = None
@@ -301,11 +301,11 @@ def _commission_pair(data: Any, key: str, where: str) -> Commission | None:
                       taker=_dec(value, "taker", f"{where} {key}"))
 
 
-def parse_test_order(data: Any, where: str = "test order") -> TestOrderResult:
+def parse_test_order(data: Any, where: str = "test order") -> OrderTestResult:
     if not isinstance(data, Mapping):
         raise WireError(f"{_what(where)} is not a JSON object")
     discount = data.get("discount")
-    return TestOrderResult(
+    return OrderTestResult(
         standard=_commission_pair(data, "standardCommissionForOrder", where),
         special=_commission_pair(data, "specialCommissionForOrder", where),
         tax=_commission_pair(data, "taxCommissionForOrder", where),
