@@ -164,6 +164,7 @@ def _plan_note(action_plan, out: str | None, fresh: bool) -> str:
 def _show_plan(action_plan, output_format: str, note: str) -> None:
     if output_format == "json":
         import json
+
         from planrunner.render import render_json
         click.echo(json.dumps(render_json(action_plan), sort_keys=True, indent=2))
         if note:

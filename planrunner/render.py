@@ -75,15 +75,14 @@ def _header(plan: ActionPlan, paint) -> list[str]:
     quote = plan.risk.quote_asset
     return [
         paint(f"planrunner plan: {plan.plan_name}", _BOLD),
-        f"  exchange {plan.exchange}, symbol {plan.symbol}, side {plan.side}, "
-        f"last price {fmt(plan.last_price)} {quote}",
+        (f"  exchange {plan.exchange}, symbol {plan.symbol}, side {plan.side}, "
+         f"last price {fmt(plan.last_price)} {quote}"),
         f"  fingerprint {plan.fingerprint[:12]}, client id namespace {plan.namespace}",
         "",
         paint(f"Strategy {plan.strategy}: {plan.strategy_reason}", _BOLD),
         paint(f"Protection: {protection(plan)}", _BOLD),
         "",
-        "planrunner will perform these actions, in order "
-        "(+ place, - cancel, <= wait):",
+        "planrunner will perform these actions, in order (+ place, - cancel, <= wait):",
     ]
 
 

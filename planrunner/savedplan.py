@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from planrunner.actions import ActionPlan
@@ -51,7 +51,7 @@ def save_plan(path: str, action_plan: ActionPlan, *, plan_path: str,
 
 
 def _iso(now_ms: int) -> str:
-    moment = datetime.fromtimestamp(now_ms // 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(now_ms // 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

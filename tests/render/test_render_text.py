@@ -16,13 +16,13 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.mark.parametrize("make, verdict", [
-    (opoco_plan, "Protection: exits armed by the exchange: protected even while planrunner is "
-                 "not running"),
-    (trailing_stop_plan, "Protection: exits armed by the exchange: protected even while "
-                         "planrunner is not running"),
-    (market_then_oco_plan, "Protection: exits are placed by planrunner after the entry fills: "
+    (opoco_plan, ("Protection: exits armed by the exchange: protected even while planrunner is "
+                 "not running")),
+    (trailing_stop_plan, ("Protection: exits armed by the exchange: protected even while "
+                         "planrunner is not running")),
+    (market_then_oco_plan, ("Protection: exits are placed by planrunner after the entry fills: "
                            "keep planrunner running until then, the position is unprotected in "
-                           "between"),
+                           "between")),
 ])
 def test_protection_line_says_who_arms_the_exits(make, verdict):
     assert verdict in render_text(make(), color=False).splitlines()
@@ -32,8 +32,8 @@ def test_header_names_exchange_symbol_side_and_strategy_reason():
     text = render_text(opoco_plan(), color=False)
     assert "exchange paper, symbol BTCUSDT, side buy" in text
     strategy = [line for line in text.splitlines() if line.startswith("Strategy")]
-    assert strategy == ["Strategy OPOCO: exits armed by the exchange: protected even while "
-                        "planrunner is not running"]
+    assert strategy == [("Strategy OPOCO: exits armed by the exchange: protected even while "
+                        "planrunner is not running")]
 
 
 def test_order_list_legs_are_indented_under_the_list_line_with_its_client_id():

@@ -20,7 +20,7 @@ CLOCK = ManualClock(start_ms=calendar.timegm((2026, 11, 24, 2, 50, 0)) * 1000 + 
 
 def _save(tmp_path, plan=None, **kw):
     path = tmp_path / "btc.plan.json"
-    options = dict(plan_path="plans/btc.yaml", state_lineage=None, state_serial=None)
+    options = {"plan_path": "plans/btc.yaml", "state_lineage": None, "state_serial": None}
     options.update(kw)
     save_plan(str(path), plan or opoco_plan(), clock=CLOCK, **options)
     return path
