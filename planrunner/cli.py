@@ -176,5 +176,31 @@ def _show_plan(action_plan, output_format: str, note: str) -> None:
         click.echo(f"\n{note}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback).")
+@click.option("--port", default=0, type=int, help="Port; 0 picks a free one.  [default: 0]")
+@click.option("--prices", "prices", multiple=True, metavar="FILE",
+              help="Kline CSV file(s) in the data.binance.vision format to replay.")
+@click.option("--speed", default="0", show_default=True,
+              help="Market seconds per wall second; 0 moves prices only through /sim/price.")
+@click.option("--balance", "balances", multiple=True, metavar="ASSET=AMOUNT",
+              help="Starting balance, repeatable (default: the paper account's).")
+@click.option("--api-key", default=None, help="API key to accept (generated and printed if absent).")
+@click.option("--api-secret", default=None, help="HMAC secret to accept (generated if absent).")
+def sim(host: str, port: int, prices: tuple[str, ...], speed: str, balances: tuple[str, ...],
+        api_key: str | None, api_secret: str | None) -> None:
+    """Serve a local Binance-compatible Spot REST API on loopback (prints its base URL first)."""
+    from planrunner.sim.server import SimOptions, run_simulator
+
+    try:
+        options = SimOptions.from_cli(host=host, port=port, prices=prices, speed=speed,
+                                      balances=balances, api_key=api_key, api_secret=api_secret)
+        run_simulator(options, out=sys.stdout)
+    except PlanrunnerError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
