@@ -8,8 +8,9 @@ hold plus free funds cannot cover raises before any number changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from planrunner.errors import InsufficientFunds
 from planrunner.exchanges.base import Balance

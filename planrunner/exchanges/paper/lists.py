@@ -1,18 +1,30 @@
 """Order lists (OCO, OTO, OTOCO, OPO, OPOCO): parsing a list request into leg specs with Binance's
-leg-placement errors, the OCO price-relationship rules (§4.3), and the list record with its
-snapshot and JSON form. Execution of the legs lives in matching.py.
+leg-placement errors, the OCO price-relationship rules (§4.3), the list record with its snapshot
+and JSON form, and the list contingencies the matching engine mixes in (one-cancels-other,
+arming pending legs after the working order fills).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from planrunner.exchanges.base import MarketRules, OrderListSnapshot, OrderSnapshot
+from planrunner.errors import OrderRejected
+from planrunner.exchanges.base import (
+    Fill, MarketRules, OrderListSnapshot, OrderSnapshot, OrderStatus)
+from planrunner.exchanges.paper.balances import Ledger
+from planrunner.exchanges.paper.filters import (
+    check_counts, check_features, check_filters, check_symbol, count_new, failure)
 from planrunner.exchanges.paper.orders import (
-    TYPES, LegNames, OrderSpec, mandatory, parse_client_id, parse_spec, rejected)
+    TYPES, LegNames, Order, OrderSpec, hold_need, mandatory, parse_client_id, parse_spec, rejected,
+    spec_of)
+from planrunner.money import ZERO, floor_to
+
+if TYPE_CHECKING:
+    from planrunner.exchanges.paper.filters import OpenCounts
 
 
 class ListKind(StrEnum):
@@ -39,6 +51,12 @@ LIST_PATHS = {f"/api/v3/orderList/{kind.value.lower()}": kind for kind in ListKi
 _OCO_TYPES = ("STOP_LOSS_LIMIT", "STOP_LOSS", "LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 _WORKING_TYPES = ("LIMIT", "LIMIT_MAKER")
 RELATIONSHIP = "The relationship of the prices for the orders is not correct."
+DUPLICATE = "Duplicate order sent."
+_LIST_FLAGS = {ListKind.OCO: ("oco",), ListKind.OTO: ("oto",), ListKind.OTOCO: ("oto", "oco"),
+               ListKind.OPO: ("oto", "opo"), ListKind.OPOCO: ("oto", "opo", "oco")}
+_FLAG_OFF = {"oco": "OCO orders are not supported for this symbol",
+             "oto": "OTO orders are not supported for this symbol.",
+             "opo": "OPO orders are not supported for this symbol."}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +208,166 @@ class OrderList:
                    oco_ids=tuple(int(i) for i in data["oco_ids"]),
                    all_done=bool(data["all_done"]),
                    transaction_time_ms=int(data["transaction_time_ms"]))
+
+
+def pick_list(lists: list[OrderList], client_id: str | None,
+              list_id: int | None) -> OrderList | None:
+    """By orderListId and/or listClientOrderId; an open list wins over finished namesakes."""
+    if client_id is None and list_id is None:
+        raise rejected(-1102, "Param 'origClientOrderId' or 'orderListId' must be sent, "
+                              "but both were empty/null!")
+    found = [lst for lst in lists if (list_id is None or lst.order_list_id == list_id)
+             and (client_id is None or lst.list_client_order_id == client_id)]
+    open_ones = [lst for lst in found if not lst.all_done]
+    return (open_ones or found or [None])[-1]
+
+
+class ListContingencies:
+    """The order-list half of MatchingEngine: placing lists, one-cancels-other, arming pending
+    legs after the working order fills (sized from the fill for OPO). Mixed into MatchingEngine,
+    whose state and single-order helpers it uses."""
+
+    _rules: dict[str, MarketRules]
+    _orders: dict[int, Order]
+    _lists: dict[int, OrderList]
+    _fills: dict[int, list[Fill]]
+    _prices: dict[str, Decimal]
+    _ledger: Ledger
+
+    if TYPE_CHECKING:  # single-order helpers MatchingEngine provides
+        def _rules_for(self, symbol: str | None) -> MarketRules: ...
+        def _counts(self, symbol: str) -> OpenCounts: ...
+        def _check_engine(self, spec: OrderSpec, last: Decimal | None) -> None: ...
+        def _check_client_ids(self, symbol: str, specs: tuple[OrderSpec, ...]) -> None: ...
+        def _check_funds(self, needs: list[tuple[str, Decimal]]) -> None: ...
+        def _create(self, spec: OrderSpec, qty: Decimal | None, now_ms: int, *, list_id: int = -1,
+                    pending: bool = False, hold_key: str | None = None) -> Order: ...
+        def _start(self, order: Order, now_ms: int) -> None: ...
+        def _expire(self, order: Order, reason: str, now_ms: int) -> None: ...
+        def _put(self, order: Order) -> None: ...
+        def _next(self, name: str) -> int: ...
+        def _client_id(self) -> str: ...
+        def _snapshot(self, order: Order) -> OrderSnapshot: ...
+        def _list_snapshot(self, lst: OrderList) -> OrderListSnapshot: ...
+    def _submit_list(self, kind: ListKind, params: Mapping[str, str],
+                     now_ms: int) -> OrderListSnapshot:
+        rules = self._rules_for(params.get("symbol"))
+        check_symbol(rules)
+        for flag in _LIST_FLAGS[kind]:
+            if not getattr(rules, f"{flag}_allowed"):
+                raise rejected(-2010, _FLAG_OFF[flag])
+        req = parse_list(kind, params, rules)
+        self._validate_list(req, rules)
+        return self._place_list(req, rules, now_ms)
+
+    def _validate_list(self, req: ListRequest, rules: MarketRules) -> None:
+        last = self._prices.get(rules.symbol)
+        legs = ((req.working,) if req.working else ()) + req.pending
+        for spec in legs:
+            check_features(spec, rules)
+            check_filters(spec, rules, last)
+        check_counts(rules, self._counts(rules.symbol), count_new(legs, 1))
+        if req.kind is ListKind.OCO:
+            check_oco_prices(req.pending[0], req.pending[1], last)
+        for spec in legs if req.working is None else (req.working,):
+            self._check_engine(spec, last)
+        open_lists = {lst.list_client_order_id for lst in self._lists.values() if not lst.all_done}
+        if req.list_client_order_id in open_lists:
+            raise rejected(-2010, DUPLICATE)
+        self._check_client_ids(rules.symbol, legs)
+        live = (req.working,) if req.working else req.pending
+        self._check_funds([self._shared_need(live, rules)])
+
+    def _shared_need(self, legs: tuple[OrderSpec, ...], rules: MarketRules) -> tuple[str, Decimal]:
+        """OCO legs share one lock: the larger of the two legs' needs."""
+        needs = [hold_need(leg, rules, self._prices.get(rules.symbol)) for leg in legs]
+        return needs[0][0], max(amount for _, amount in needs)
+
+    def _place_list(self, req: ListRequest, rules: MarketRules, now_ms: int) -> OrderListSnapshot:
+        list_id = self._next("order_list_id")
+        lst = OrderList(order_list_id=list_id, kind=req.kind, symbol=rules.symbol,
+                        list_client_order_id=req.list_client_order_id or self._client_id(),
+                        order_ids=(), transaction_time_ms=now_ms)
+        if req.working is None:
+            asset, amount = self._shared_need(req.pending, rules)
+            self._ledger.hold(f"l{list_id}", asset, amount)
+            legs = [self._create(s, s.quantity, now_ms, list_id=list_id, hold_key=f"l{list_id}")
+                    for s in req.pending]
+            lst = lst.with_ids(tuple(o.order_id for o in legs), None, kind_oco=True)
+            self._lists[list_id] = lst
+            return self._list_snapshot(lst)
+        working = self._create(req.working, req.working.quantity, now_ms, list_id=list_id)
+        pending = [self._create(s, s.quantity, now_ms, list_id=list_id, pending=True)
+                   for s in req.pending]
+        ids = (working.order_id,) + tuple(o.order_id for o in pending)
+        self._lists[list_id] = lst.with_ids(ids, working.order_id, kind_oco=req.kind.has_oco)
+        # Binance answers with the pending legs as PENDING_NEW even when the working order
+        # fills at once; callers re-query to see them armed.
+        reported = {o.order_id: self._snapshot(o) for o in pending}
+        self._start(working, now_ms)
+        orders = (self._snapshot(self._orders[working.order_id]),) + tuple(reported.values())
+        return self._lists[list_id].snapshot(orders)
+
+    def _list_event(self, order: Order, now_ms: int) -> None:
+        """An order in a list started working, filled or ended: apply the list's contingencies."""
+        if order.order_list_id < 0:
+            return
+        lst = self._lists[order.order_list_id]
+        started = order.triggered or order.executed_qty > ZERO
+        if order.order_id in lst.oco_ids and started:
+            for other in lst.oco_ids:
+                if other != order.order_id and self._orders[other].is_open:
+                    self._expire(self._orders[other], "OCO_TRIGGER", now_ms)
+        if order.order_id == lst.working_id and not order.is_open:
+            if order.status is OrderStatus.FILLED:
+                self._activate(lst, now_ms)
+            else:
+                for leg_id in lst.pending_ids:
+                    if self._orders[leg_id].is_open:
+                        self._expire(self._orders[leg_id], "OTO_PHASE_ONE_EXPIRED", now_ms)
+        self._maybe_done(self._lists[order.order_list_id], now_ms)
+
+    def _activate(self, lst: OrderList, now_ms: int) -> None:
+        """The working order is fully filled: size (OPO), re-validate, lock and arm the legs."""
+        rules = self._rules[lst.symbol]
+        legs = [self._orders[i] for i in lst.pending_ids]
+        if lst.kind.sized_by_fill:
+            qty = floor_to(self._received_base(lst.working_id or 0), rules.step_size)
+            legs = [leg.with_(orig_qty=qty) for leg in legs]
+        try:
+            self._validate_activation(lst, legs, rules)
+        except OrderRejected:
+            for leg in legs:
+                self._expire(leg, "REJECTED", now_ms)
+            return
+        key = f"l{lst.order_list_id}" if len(legs) > 1 else f"o{legs[0].order_id}"
+        asset, amount = self._shared_need(tuple(spec_of(leg) for leg in legs), rules)
+        self._ledger.hold(key, asset, amount)
+        for leg in legs:
+            self._put(leg.with_(status=OrderStatus.NEW, hold_key=key, update_time_ms=now_ms))
+        for leg in legs:
+            if self._orders[leg.order_id].is_open:
+                self._start(self._orders[leg.order_id], now_ms)
+
+    def _validate_activation(self, lst: OrderList, legs: list[Order], rules: MarketRules) -> None:
+        last = self._prices.get(lst.symbol)
+        specs = tuple(spec_of(leg) for leg in legs)
+        for spec in specs:
+            if spec.quantity is None or spec.quantity <= ZERO:
+                raise failure("LOT_SIZE")
+            check_filters(spec, rules, last)
+            self._check_engine(spec, last)
+        if len(specs) == 2:
+            check_oco_prices(specs[0], specs[1], last)
+        self._check_funds([self._shared_need(specs, rules)])
+
+    def _received_base(self, order_id: int) -> Decimal:
+        order = self._orders[order_id]
+        base = self._rules[order.symbol].base_asset
+        paid = sum((f.commission for f in self._fills.get(order_id, ()) if f.commission_asset == base),
+                   ZERO)
+        return order.executed_qty - paid
+
+    def _maybe_done(self, lst: OrderList, now_ms: int) -> None:
+        if not lst.all_done and all(not self._orders[i].is_open for i in lst.order_ids):
+            self._lists[lst.order_list_id] = lst.done(now_ms)

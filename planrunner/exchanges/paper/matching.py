@@ -9,11 +9,12 @@ as `now_ms`; there is no wall clock and no randomness, so a run is reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping
+from typing import Any
 
-from planrunner.errors import ExchangeError, OrderNotFound, OrderRejected
+from planrunner.errors import ExchangeError, OrderNotFound
 from planrunner.exchanges.base import (
     Balance, Commission, ExchangeRequest, Fill, MarketRules, OrderListSnapshot, OrderSnapshot,
     OrderStatus)
@@ -21,24 +22,18 @@ from planrunner.exchanges.paper.balances import Ledger, insufficient
 from planrunner.exchanges.paper.filters import (
     OpenCounts, check_counts, check_features, check_filters, check_symbol, count_new, failure)
 from planrunner.exchanges.paper.lists import (
-    LIST_PATHS, ListKind, ListRequest, OrderList, check_oco_prices, parse_list)
+    DUPLICATE, LIST_PATHS, ListContingencies, OrderList, pick_list)
 from planrunner.exchanges.paper.orders import (
     PLAIN, STOP_TYPES, Order, OrderSpec, crosses, fill_from_dict, fill_to_dict, hold_need,
-    mandatory, order_from_dict, order_to_dict, parse_spec, rejected, spec_of, stop_reached,
+    mandatory, order_from_dict, order_to_dict, parse_spec, pick_order, rejected, stop_reached,
     trailing_fired)
 from planrunner.money import ZERO, floor_to, to_decimal
 
 _MARKET_FORM = frozenset({"MARKET", "STOP_LOSS", "TAKE_PROFIT"})
-_DUPLICATE = "Duplicate order sent."
 _UNKNOWN = "Unknown order sent."
-_LIST_FLAGS = {ListKind.OCO: ("oco",), ListKind.OTO: ("oto",), ListKind.OTOCO: ("oto", "oco"),
-               ListKind.OPO: ("oto", "opo"), ListKind.OPOCO: ("oto", "opo", "oco")}
-_FLAG_OFF = {"oco": "OCO orders are not supported for this symbol",
-             "oto": "OTO orders are not supported for this symbol.",
-             "opo": "OPO orders are not supported for this symbol."}
 
 
-class MatchingEngine:
+class MatchingEngine(ListContingencies):
     """One paper account on a set of symbols. Mutable; every change is deterministic."""
 
     def __init__(self, rules: Mapping[str, MarketRules], *, commission: Commission = Commission(),
@@ -158,7 +153,7 @@ class MatchingEngine:
         wanted = [s.client_order_id for s in specs if s.client_order_id is not None]
         open_ids = {o.client_order_id for o in self._orders.values() if o.symbol == symbol and o.is_open}
         if len(set(wanted)) != len(wanted) or open_ids & set(wanted):
-            raise rejected(-2010, _DUPLICATE)
+            raise rejected(-2010, DUPLICATE)
 
     def _order_needs(self, spec: OrderSpec, qty: Decimal) -> list[tuple[str, Decimal]]:
         rules = self._rules[spec.symbol]
@@ -200,138 +195,13 @@ class MatchingEngine:
             self._work(order, self._prices.get(order.symbol), now_ms)
 
     def _work(self, order: Order, price: Decimal | None, now_ms: int) -> None:
-        if order.type in _MARKET_FORM and price is not None:
-            self._fill(order, price, maker=False, now_ms=now_ms)
-        elif price is not None and crosses(order.side, order.price, price):
+        takes = order.type in _MARKET_FORM or crosses(order.side, order.price, price or ZERO)
+        if price is not None and takes:
             self._fill(order, price, maker=False, now_ms=now_ms)
         elif order.time_in_force == "IOC":
             self._expire(order, "UNFILLED_IOC_QUANTITY_EXPIRED", now_ms)
         elif order.time_in_force == "FOK":
             self._expire(order, "UNFILLED_FOK_ORDER_EXPIRED", now_ms)
-
-    # ----------------------------------------------------------------- lists
-    def _submit_list(self, kind: ListKind, params: Mapping[str, str],
-                     now_ms: int) -> OrderListSnapshot:
-        rules = self._rules_for(params.get("symbol"))
-        check_symbol(rules)
-        for flag in _LIST_FLAGS[kind]:
-            if not getattr(rules, f"{flag}_allowed"):
-                raise rejected(-2010, _FLAG_OFF[flag])
-        req = parse_list(kind, params, rules)
-        self._validate_list(req, rules)
-        return self._place_list(req, rules, now_ms)
-
-    def _validate_list(self, req: ListRequest, rules: MarketRules) -> None:
-        last = self._prices.get(rules.symbol)
-        legs = ((req.working,) if req.working else ()) + req.pending
-        for spec in legs:
-            check_features(spec, rules)
-            check_filters(spec, rules, last)
-        check_counts(rules, self._counts(rules.symbol), count_new(legs, 1))
-        if req.kind is ListKind.OCO:
-            check_oco_prices(req.pending[0], req.pending[1], last)
-        for spec in legs if req.working is None else (req.working,):
-            self._check_engine(spec, last)
-        open_lists = {lst.list_client_order_id for lst in self._lists.values() if not lst.all_done}
-        if req.list_client_order_id in open_lists:
-            raise rejected(-2010, _DUPLICATE)
-        self._check_client_ids(rules.symbol, legs)
-        live = (req.working,) if req.working else req.pending
-        self._check_funds([self._shared_need(live, rules)])
-
-    def _shared_need(self, legs: tuple[OrderSpec, ...], rules: MarketRules) -> tuple[str, Decimal]:
-        """OCO legs share one lock: the larger of the two legs' needs."""
-        needs = [hold_need(leg, rules, self._prices.get(rules.symbol)) for leg in legs]
-        return needs[0][0], max(amount for _, amount in needs)
-
-    def _place_list(self, req: ListRequest, rules: MarketRules, now_ms: int) -> OrderListSnapshot:
-        list_id = self._next("order_list_id")
-        lst = OrderList(order_list_id=list_id, kind=req.kind, symbol=rules.symbol,
-                        list_client_order_id=req.list_client_order_id or self._client_id(),
-                        order_ids=(), transaction_time_ms=now_ms)
-        if req.working is None:
-            asset, amount = self._shared_need(req.pending, rules)
-            self._ledger.hold(f"l{list_id}", asset, amount)
-            legs = [self._create(s, s.quantity, now_ms, list_id=list_id, hold_key=f"l{list_id}")
-                    for s in req.pending]
-            lst = lst.with_ids(tuple(o.order_id for o in legs), None, kind_oco=True)
-            self._lists[list_id] = lst
-            return self._list_snapshot(lst)
-        working = self._create(req.working, req.working.quantity, now_ms, list_id=list_id)
-        pending = [self._create(s, s.quantity, now_ms, list_id=list_id, pending=True)
-                   for s in req.pending]
-        ids = (working.order_id,) + tuple(o.order_id for o in pending)
-        self._lists[list_id] = lst.with_ids(ids, working.order_id, kind_oco=req.kind.has_oco)
-        # Binance answers with the pending legs as PENDING_NEW even when the working order
-        # fills at once; callers re-query to see them armed.
-        reported = {o.order_id: self._snapshot(o) for o in pending}
-        self._start(working, now_ms)
-        orders = (self._snapshot(self._orders[working.order_id]),) + tuple(reported.values())
-        return self._lists[list_id].snapshot(orders)
-
-    def _list_event(self, order: Order, now_ms: int) -> None:
-        """An order in a list started working, filled or ended: apply the list's contingencies."""
-        if order.order_list_id < 0:
-            return
-        lst = self._lists[order.order_list_id]
-        started = order.triggered or order.executed_qty > ZERO
-        if order.order_id in lst.oco_ids and started:
-            for other in lst.oco_ids:
-                if other != order.order_id and self._orders[other].is_open:
-                    self._expire(self._orders[other], "OCO_TRIGGER", now_ms)
-        if order.order_id == lst.working_id and not order.is_open:
-            if order.status is OrderStatus.FILLED:
-                self._activate(lst, now_ms)
-            else:
-                for leg_id in lst.pending_ids:
-                    if self._orders[leg_id].is_open:
-                        self._expire(self._orders[leg_id], "OTO_PHASE_ONE_EXPIRED", now_ms)
-        self._maybe_done(self._lists[order.order_list_id], now_ms)
-
-    def _activate(self, lst: OrderList, now_ms: int) -> None:
-        """The working order is fully filled: size (OPO), re-validate, lock and arm the legs."""
-        rules = self._rules[lst.symbol]
-        legs = [self._orders[i] for i in lst.pending_ids]
-        if lst.kind.sized_by_fill:
-            qty = floor_to(self._received_base(lst.working_id or 0), rules.step_size)
-            legs = [leg.with_(orig_qty=qty) for leg in legs]
-        try:
-            self._validate_activation(lst, legs, rules)
-        except OrderRejected:
-            for leg in legs:
-                self._expire(leg, "REJECTED", now_ms)
-            return
-        key = f"l{lst.order_list_id}" if len(legs) > 1 else f"o{legs[0].order_id}"
-        asset, amount = self._shared_need(tuple(spec_of(leg) for leg in legs), rules)
-        self._ledger.hold(key, asset, amount)
-        for leg in legs:
-            self._put(leg.with_(status=OrderStatus.NEW, hold_key=key, update_time_ms=now_ms))
-        for leg in legs:
-            if self._orders[leg.order_id].is_open:
-                self._start(self._orders[leg.order_id], now_ms)
-
-    def _validate_activation(self, lst: OrderList, legs: list[Order], rules: MarketRules) -> None:
-        last = self._prices.get(lst.symbol)
-        specs = tuple(spec_of(leg) for leg in legs)
-        for spec in specs:
-            if spec.quantity is None or spec.quantity <= ZERO:
-                raise failure("LOT_SIZE")
-            check_filters(spec, rules, last)
-            self._check_engine(spec, last)
-        if len(specs) == 2:
-            check_oco_prices(specs[0], specs[1], last)
-        self._check_funds([self._shared_need(specs, rules)])
-
-    def _received_base(self, order_id: int) -> Decimal:
-        order = self._orders[order_id]
-        base = self._rules[order.symbol].base_asset
-        paid = sum((f.commission for f in self._fills.get(order_id, ()) if f.commission_asset == base),
-                   ZERO)
-        return order.executed_qty - paid
-
-    def _maybe_done(self, lst: OrderList, now_ms: int) -> None:
-        if not lst.all_done and all(not self._orders[i].is_open for i in lst.order_ids):
-            self._lists[lst.order_list_id] = lst.done(now_ms)
 
     # ----------------------------------------------------------------- fills and endings
     def _fill(self, order: Order, price: Decimal, *, maker: bool, now_ms: int) -> None:
@@ -441,33 +311,18 @@ class MatchingEngine:
     def _find(self, symbol: str, client_id: str | None, order_id: int | None,
               missing: tuple[int, str]) -> Order:
         self._rules_for(symbol)
-        if client_id is None and order_id is None:
-            raise rejected(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
-                                  "but both were empty/null!")
-        if order_id is not None:
-            found = self._orders.get(order_id)
-            if found is not None and client_id is not None and found.client_order_id != client_id:
-                raise rejected(-2039, "Client order ID is not correct for this order ID.")
-            candidates = [found] if found is not None and found.symbol == symbol else []
-        else:
-            candidates = [o for o in self._sorted() if o.symbol == symbol and o.client_order_id == client_id]
-        if not candidates:
+        found = pick_order(self._sorted(), symbol, client_id, order_id)
+        if found is None:
             raise _not_found(*missing)
-        open_ones = [o for o in candidates if o.is_open]
-        return open_ones[-1] if open_ones else candidates[-1]
+        return found
 
     def _find_list(self, client_id: str | None, list_id: int | None,
                    missing: tuple[int, str]) -> OrderList:
-        if client_id is None and list_id is None:
-            raise rejected(-1102, "Param 'origClientOrderId' or 'orderListId' must be sent, "
-                                  "but both were empty/null!")
-        lists = sorted(self._lists.values(), key=lambda lst: lst.order_list_id)
-        found = [lst for lst in lists if (list_id is None or lst.order_list_id == list_id)
-                 and (client_id is None or lst.list_client_order_id == client_id)]
-        if not found:
+        ordered = sorted(self._lists.values(), key=lambda x: x.order_list_id)
+        found = pick_list(ordered, client_id, list_id)
+        if found is None:
             raise _not_found(*missing)
-        open_ones = [lst for lst in found if not lst.all_done]
-        return open_ones[-1] if open_ones else found[-1]
+        return found
 
     # ----------------------------------------------------------------- plumbing
     def _rules_for(self, symbol: str | None) -> MarketRules:

@@ -6,9 +6,10 @@ JSON form, and the pure trigger/crossing rules of Binance Spot (§5 of the refer
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from planrunner.errors import OrderRejected
 from planrunner.exchanges.base import Fill, MarketRules, OrderSnapshot, OrderStatus
@@ -333,3 +334,20 @@ def hold_need(spec: OrderSpec, rules: MarketRules, last: Decimal | None) -> tupl
     if unit is None:
         unit = last if last is not None else ZERO
     return rules.quote_asset, qty * unit
+
+
+def pick_order(orders: list[Order], symbol: str, client_id: str | None,
+               order_id: int | None) -> Order | None:
+    """Binance's lookup: by orderId (the client id must then match), else by client id, where
+    an open order wins over finished ones that used the same id before."""
+    if client_id is None and order_id is None:
+        raise either("origClientOrderId", "orderId")
+    if order_id is not None:
+        found = [o for o in orders if o.order_id == order_id]
+        if found and client_id is not None and found[0].client_order_id != client_id:
+            raise rejected(-2039, "Client order ID is not correct for this order ID.")
+        candidates = [o for o in found if o.symbol == symbol]
+    else:
+        candidates = [o for o in orders if o.symbol == symbol and o.client_order_id == client_id]
+    open_ones = [o for o in candidates if o.is_open]
+    return (open_ones or candidates or [None])[-1]
