@@ -7,8 +7,9 @@ network failures into planrunner errors that say whether the request may have re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 import requests
 import urllib3.exceptions
@@ -49,7 +50,7 @@ def _never_sent(exc: BaseException) -> bool:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, _NOT_SENT) or isinstance(item, requests.exceptions.ConnectTimeout):
+        if isinstance(item, (*_NOT_SENT, requests.exceptions.ConnectTimeout)):
             return True
         todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
         todo.extend(a for a in item.args if isinstance(a, BaseException))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import random
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest

@@ -4,13 +4,14 @@ numbers compared numerically; POST params in the form body, GET/DELETE in the qu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-
 from binance_fakes import make_client, order_json, shared_json
+
 from planrunner.exchanges.binance import wire
 from planrunner.exchanges.rules import builtin_rules
 from planrunner.money import ceil_to, floor_to

@@ -7,17 +7,30 @@ import logging
 from decimal import Decimal
 
 import pytest
+from binance_fakes import (
+    API_KEY,
+    SECRET,
+    FakeTransport,
+    err,
+    make_client,
+    ok,
+    order_json,
+)
 
-from binance_fakes import API_KEY, SECRET, FakeTransport, err, make_client, ok, order_json
 from planrunner.clock import ManualClock
 from planrunner.errors import AuthError, ExchangeError, OrderNotFound, OutcomeUnknown
-from planrunner.exchanges.base import Exchange, ExchangeRequest, OrderListSnapshot, OrderStatus
+from planrunner.exchanges.base import (
+    Exchange,
+    ExchangeRequest,
+    OrderListSnapshot,
+    OrderStatus,
+)
 from planrunner.exchanges.binance import wire
 from planrunner.exchanges.binance.client import BinanceClient
 from planrunner.exchanges.rules import builtin_exchange_info
 
 ORDER = wire.new_order_request(wire.order_params(
-    "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"), price=Decimal("7000"),
+    "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"), price=Decimal(7000),
     time_in_force="GTC", client_order_id="pr-1"))
 LIST_HEADER = {"orderListId": 27, "contingencyType": "OCO", "listStatusType": "EXEC_STARTED",
                "listOrderStatus": "EXECUTING", "listClientOrderId": "L-1",
@@ -76,7 +89,7 @@ def test_query_order_list_then_its_legs() -> None:
     snapshot = client.query_order_list("L-1")
     assert isinstance(snapshot, OrderListSnapshot)
     assert [o.client_order_id for o in snapshot.orders] == ["L-1-tp", "L-1-sl"]
-    assert snapshot.orders[1].stop_price == Decimal("6500")
+    assert snapshot.orders[1].stop_price == Decimal(6500)
     assert transport.calls("/api/v3/orderList")[0].param_dict()["origClientOrderId"] == "L-1"
     assert [s.param_dict()["origClientOrderId"] for s in transport.calls("/api/v3/order")] == \
         ["L-1-tp", "L-1-sl"]

@@ -6,11 +6,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from binance_fakes import err, make_client, ok, order_json
+
 from planrunner.errors import (
-    AuthError, ExchangeError, InsufficientFunds, OrderNotFound, OrderRejected, OutcomeUnknown,
-    RateLimited, TransientError)
+    AuthError,
+    ExchangeError,
+    InsufficientFunds,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    TransientError,
+)
 from planrunner.exchanges.base import ExchangeRequest
 from planrunner.exchanges.binance import wire
 from planrunner.exchanges.binance.client import RetryPolicy
@@ -67,7 +74,7 @@ EXPECTED: dict[int, tuple[int, str, type, type]] = {
 }
 
 ORDER = wire.new_order_request(wire.order_params(
-    "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"), price=Decimal("7000"),
+    "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"), price=Decimal(7000),
     time_in_force="GTC", client_order_id="pr-1"))
 
 
@@ -205,7 +212,7 @@ def test_unknown_code_falls_back_on_the_http_status() -> None:
 
 
 def test_429_and_418_carry_retry_after() -> None:
-    client, transport, clock = _client()
+    client, transport, _ = _client()
     transport.on("POST", "/api/v3/order", err(429, -1015, "Too many new orders.", {"Retry-After": "7"}))
     with pytest.raises(RateLimited) as limited:
         client.submit(ORDER)

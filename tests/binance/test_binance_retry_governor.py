@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from decimal import Decimal
 
 import pytest
-
 from binance_fakes import err, make_client, ok, order_json
+
 from planrunner.clock import ManualClock
 from planrunner.errors import OutcomeUnknown, RateLimited, TransientError
 from planrunner.exchanges.binance import wire
@@ -16,7 +17,7 @@ from planrunner.exchanges.binance.governor import Governor, LimitKind, RateLimit
 from planrunner.exchanges.rules import builtin_exchange_info
 
 ORDER = wire.new_order_request(wire.order_params(
-    "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"), price=Decimal("7000"),
+    "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"), price=Decimal(7000),
     time_in_force="GTC", client_order_id="pr-1"))
 OTOCO = wire.ExchangeRequest("POST", "/api/v3/orderList/otoco", (("symbol", "BTCUSDT"),))
 BUSY = err(503, body=b"")
@@ -28,7 +29,7 @@ def _expected_sleeps_ms(policy: RetryPolicy, seed: int, count: int) -> list[int]
 
 
 def _gaps(sent) -> list[int]:
-    return [b.at_ms - a.at_ms for a, b in zip(sent, sent[1:])]
+    return [b.at_ms - a.at_ms for a, b in itertools.pairwise(sent)]
 
 
 def test_reads_retry_with_seeded_exponential_backoff() -> None:
@@ -93,7 +94,7 @@ def test_time_offset_is_measured_at_the_midpoint() -> None:
 
 
 def test_signed_requests_carry_recv_window_timestamp_and_signature_last() -> None:
-    client, transport, clock = make_client()
+    client, transport, _ = make_client()
     transport.server_offset_ms = 1234
     transport.on("GET", "/api/v3/order", order_json())
     client.query_order("BTCUSDT", "pr-1")
@@ -194,7 +195,7 @@ def test_client_feeds_the_governor_from_headers_and_exchange_info() -> None:
 
 
 def test_orders_on_the_client_wait_when_the_order_count_is_near_the_limit() -> None:
-    client, transport, clock = make_client(clock=ManualClock(1_700_000_003_000))
+    client, transport, _ = make_client(clock=ManualClock(1_700_000_003_000))
     transport.on("POST", "/api/v3/order", ok(order_json(), {"X-MBX-ORDER-COUNT-10S": "99"}))
     client.submit(ORDER)
     transport.on("POST", "/api/v3/orderList/otoco", ok({

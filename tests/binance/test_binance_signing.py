@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from binance_fakes import shared_json
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from binance_fakes import shared_json
 from planrunner.errors import AuthError
 from planrunner.exchanges.binance.signing import (
-    Ed25519Signer, HmacSigner, RsaSigner, encode_params, load_private_key, redact, signed_payload,
-    signer_from_env)
+    Ed25519Signer,
+    HmacSigner,
+    RsaSigner,
+    encode_params,
+    load_private_key,
+    redact,
+    signed_payload,
+    signer_from_env,
+)
 
 
 def _vectors(usable_only: bool = True) -> list[dict]:

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from binance_fakes import order_json, shared_json
+
 from planrunner.errors import ExchangeError, OrderRejected
 from planrunner.exchanges.base import OrderListSnapshot, OrderSnapshot, OrderStatus
 from planrunner.exchanges.binance import wire
@@ -214,3 +214,10 @@ def test_malformed_order_names_the_field(mutate, field: str) -> None:
 def test_malformed_responses_are_clear_errors(parse, raw, field: str) -> None:
     with pytest.raises(ExchangeError, match=field):
         parse(raw)
+
+
+def test_kline_cells_are_named_in_errors() -> None:
+    row = [1, "1", "2", "0.5", "1.5", "10", 59_999, "15", 3]
+    assert wire.parse_kline(row).close == Decimal("1.5")
+    with pytest.raises(ExchangeError, match="'volume'"):
+        wire.parse_kline(row[:5] + ["ten"] + row[6:])

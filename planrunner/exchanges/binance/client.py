@@ -11,22 +11,38 @@ import json
 import logging
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from planrunner.clock import Clock, SystemClock
 from planrunner.errors import ExchangeError, OutcomeUnknown, RateLimited, TransientError
 from planrunner.exchanges.base import (
-    Balance, Capabilities, ExchangeRequest, MarketContext, MarketRules, OrderListSnapshot,
-    OrderSnapshot)
+    Balance,
+    Capabilities,
+    ExchangeRequest,
+    MarketContext,
+    MarketRules,
+    OrderListSnapshot,
+    OrderSnapshot,
+)
 from planrunner.exchanges.binance import wire
 from planrunner.exchanges.binance.errors import (
-    CallContext, classify, parse_reply, unreadable_success)
+    CallContext,
+    classify,
+    parse_reply,
+    unreadable_success,
+)
 from planrunner.exchanges.binance.governor import Governor
 from planrunner.exchanges.binance.signing import (
-    Signer, encode_params, missing_credentials_error, signed_payload, signer_from_env)
+    Signer,
+    encode_params,
+    missing_credentials_error,
+    signed_payload,
+    signer_from_env,
+)
 from planrunner.exchanges.http import HttpResponse, RequestsTransport, Transport
 
 log = logging.getLogger("planrunner.binance")
@@ -154,7 +170,7 @@ class BinanceClient:
 
     def _placed(self, data: Any, request: ExchangeRequest) -> OrderSnapshot | OrderListSnapshot:
         if request.path == "/api/v3/order":
-            return self._order_from(data, request)
+            return self._order_from(data)
         if wire.has_full_reports(data):
             return wire.parse_order_list(data, "order list")
         return self._list_with_legs(data)
@@ -258,7 +274,7 @@ class BinanceClient:
                                 "/api/v3/orderList/{oco,oto,otoco,opo,opoco} place orders")
         return wire.LIST_LEGS.get(request.path, 1)
 
-    def _order_from(self, data: Any, request: ExchangeRequest) -> OrderSnapshot:
+    def _order_from(self, data: Any) -> OrderSnapshot:
         if not wire.is_ack(data):
             return wire.parse_order(data, "new order")
         ref = wire.parse_ack(data)  # ACK carries ids only: read the full state back

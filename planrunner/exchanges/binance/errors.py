@@ -9,14 +9,22 @@ only a transient failure.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from planrunner.errors import (
-    AuthError, ExchangeError, InsufficientFunds, OrderNotFound, OrderRejected, OutcomeUnknown,
-    RateLimited, TransientError)
+    AuthError,
+    ExchangeError,
+    InsufficientFunds,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    TransientError,
+)
 from planrunner.exchanges.base import MarketRules
 from planrunner.money import fmt, to_decimal
 
@@ -193,7 +201,7 @@ def _venue(reply: VenueReply) -> str:
 
 
 def _kw(reply: VenueReply) -> dict[str, Any]:
-    return dict(code=reply.code, venue_message=reply.message, http_status=reply.status)
+    return {"code": reply.code, "venue_message": reply.message, "http_status": reply.status}
 
 
 def _build(rule: Rule, reply: VenueReply, ctx: CallContext) -> ExchangeError:

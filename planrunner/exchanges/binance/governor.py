@@ -8,9 +8,9 @@ window boundary; a count observed in an earlier window no longer applies.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable, Mapping, Sequence
 
 from planrunner.clock import Clock
 from planrunner.errors import RateLimited

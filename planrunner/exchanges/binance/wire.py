@@ -5,14 +5,22 @@ and request parameter building. No I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from planrunner.errors import ExchangeError
 from planrunner.exchanges.base import (
-    Balance, Commission, ExchangeRequest, Fill, MarketRules, OrderListSnapshot, OrderSnapshot,
-    OrderStatus)
+    Balance,
+    Commission,
+    ExchangeRequest,
+    Fill,
+    MarketRules,
+    OrderListSnapshot,
+    OrderSnapshot,
+    OrderStatus,
+)
 from planrunner.exchanges.binance.governor import RateLimit
 from planrunner.exchanges.rules import parse_symbol
 from planrunner.money import fmt, to_decimal
@@ -280,13 +288,18 @@ def parse_server_time(data: Any, where: str = "server time") -> int:
     return _int(data, "serverTime", where)
 
 
+_KLINE_FIELDS = ("openTime", "open", "high", "low", "close", "volume", "closeTime", "quoteVolume",
+                 "trades")
+
+
 def parse_kline(row: Any, where: str = "klines") -> Kline:
-    if not isinstance(row, list) or len(row) < 9:
+    if not isinstance(row, list) or len(row) < len(_KLINE_FIELDS):
         raise WireError(f"{_what(where)} row should be a list of at least 9 values, got {row!r}")
-    cells = dict(enumerate(row))
-    return Kline(_int(cells, 0, where), _dec(cells, 1, where), _dec(cells, 2, where),  # type: ignore[arg-type]
-                 _dec(cells, 3, where), _dec(cells, 4, where), _dec(cells, 5, where),  # type: ignore[arg-type]
-                 _int(cells, 6, where), _dec(cells, 7, where), _int(cells, 8, where))  # type: ignore[arg-type]
+    cells = dict(zip(_KLINE_FIELDS, row))
+    return Kline(_int(cells, "openTime", where), _dec(cells, "open", where),
+                 _dec(cells, "high", where), _dec(cells, "low", where), _dec(cells, "close", where),
+                 _dec(cells, "volume", where), _int(cells, "closeTime", where),
+                 _dec(cells, "quoteVolume", where), _int(cells, "trades", where))
 
 
 def parse_klines(data: Any, where: str = "klines") -> tuple[Kline, ...]:
