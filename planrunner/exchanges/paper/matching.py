@@ -384,6 +384,9 @@ class MatchingEngine(ListContingencies):
         if data.get("format") != 1:
             raise ValueError(f"unknown paper state format {data.get('format')!r}, expected 1")
         self._orders = {o.order_id: o for o in map(order_from_dict, data["orders"])}
+        unknown = {o.symbol for o in self._orders.values()} - set(self._rules)
+        if unknown:
+            raise ValueError(f"orders on symbols without market rules: {sorted(unknown)}")
         self._lists = {lst.order_list_id: lst for lst in map(OrderList.from_dict, data["lists"])}
         self._fills = {int(i): [fill_from_dict(f) for f in fs] for i, fs in dict(data["fills"]).items()}
         self._ledger = Ledger.from_dict(data["ledger"])
