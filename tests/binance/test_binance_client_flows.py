@@ -3,10 +3,14 @@ orders, the exchangeInfo cache, construction from the environment, and logs with
 
 from __future__ import annotations
 
+import base64
 import logging
 from decimal import Decimal
+from urllib.parse import unquote
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from binance_fakes import (
     API_KEY,
     SECRET,
@@ -27,6 +31,7 @@ from planrunner.exchanges.base import (
 )
 from planrunner.exchanges.binance import wire
 from planrunner.exchanges.binance.client import BinanceClient
+from planrunner.exchanges.binance.signing import Ed25519Signer, RsaSigner
 from planrunner.exchanges.rules import builtin_exchange_info
 
 ORDER = wire.new_order_request(wire.order_params(
@@ -204,3 +209,28 @@ def test_an_accepted_order_whose_state_cannot_be_read_is_outcome_unknown(answer,
     with pytest.raises(OutcomeUnknown, match="look the order up by its client id"):
         client.submit(ORDER)
     assert len(transport.calls("/api/v3/order")) == (2 if follow_up is not None else 1)
+
+
+def _rsa_signer():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return RsaSigner(API_KEY, key), lambda sig, data: key.public_key().verify(
+        sig, data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def _ed_signer():
+    key = ed25519.Ed25519PrivateKey.generate()
+    return Ed25519Signer(API_KEY, key), key.public_key().verify
+
+
+@pytest.mark.parametrize("make_signer", [_rsa_signer, _ed_signer])
+def test_the_sent_bytes_are_exactly_the_signed_bytes(make_signer) -> None:
+    signer, verify = make_signer()
+    client, transport, _ = make_client(signer=signer)
+    transport.on("POST", "/api/v3/order", order_json(symbol="这是测试币456"))
+    client.submit(wire.new_order_request(wire.order_params(
+        "这是测试币456", "BUY", "LIMIT", quantity=Decimal("1"), price=Decimal("0.1"),
+        time_in_force="GTC", client_order_id="pr-1")))
+    body = transport.calls("/api/v3/order")[0].body.decode("ascii")
+    payload, _, encoded_signature = body.rpartition("&signature=")
+    assert payload.startswith("symbol=%E8%BF%99%E6%98%AF")
+    verify(base64.b64decode(unquote(encoded_signature)), payload.encode("ascii"))  # raises if not

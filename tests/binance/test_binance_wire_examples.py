@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from binance_fakes import order_json, shared_json
 
-from planrunner.errors import ExchangeError, OrderRejected
+from planrunner.errors import ExchangeError, OrderNotFound, OrderRejected, RateLimited
 from planrunner.exchanges.base import OrderListSnapshot, OrderSnapshot, OrderStatus
 from planrunner.exchanges.binance import wire
 from planrunner.exchanges.binance.errors import CallContext, classify, parse_reply
@@ -141,8 +141,7 @@ def test_trade_examples() -> None:
 
 def test_exchange_info_example() -> None:
     raw = _examples("GET /api/v3/exchangeInfo")[0]["parsed"]
-    raw = {**raw, "rateLimits": [r for r in raw["rateLimits"] if r]}  # the doc shows `[{}]`
-    info = wire.parse_exchange_info(raw)
+    info = wire.parse_exchange_info(raw)  # the doc's placeholder `rateLimits: [{}]` is skipped
     rules = info.symbols["ETHBTC"]
     assert (rules.base_asset, rules.quote_asset) == ("ETH", "BTC")
     assert rules.oco_allowed and rules.oto_allowed and rules.opo_allowed
@@ -221,3 +220,33 @@ def test_kline_cells_are_named_in_errors() -> None:
     assert wire.parse_kline(row).close == Decimal("1.5")
     with pytest.raises(ExchangeError, match="'volume'"):
         wire.parse_kline(row[:5] + ["ten"] + row[6:])
+
+
+def _order_objects(obj: Any) -> list[dict[str, Any]]:
+    """Order objects nested anywhere in a response (cancelReplace halves, SOR answers)."""
+    if isinstance(obj, dict):
+        found = [obj] if "orderId" in obj and "status" in obj else []
+        return found + [o for v in obj.values() for o in _order_objects(v)]
+    if isinstance(obj, list):
+        return [o for v in obj for o in _order_objects(v)]
+    return []
+
+
+def test_sor_and_cancel_replace_order_objects_parse_too() -> None:
+    examples = _examples("POST /api/v3/sor/order", "POST /api/v3/order/cancelReplace")
+    objects = [o for e in examples for o in _order_objects(e["parsed"])]
+    assert len(objects) >= 5
+    for raw in objects:
+        _check_order(raw, wire.parse_order(raw))
+
+
+def test_cancel_replace_error_halves_classify_by_their_own_codes() -> None:
+    halves = [h for e in _examples("POST /api/v3/order/cancelReplace")
+              for h in (e["parsed"].get("data") or {}).values()
+              if isinstance(h, dict) and "code" in h]
+    assert {h["code"] for h in halves} == {-2011, -2010, -1015}
+    expected = {-2011: OrderNotFound, -2010: OrderRejected, -1015: RateLimited}
+    for half in halves:
+        reply = parse_reply(400, json.dumps(half).encode())
+        error = classify(reply, CallContext("POST", "/api/v3/order"))
+        assert isinstance(error, expected[half["code"]])
