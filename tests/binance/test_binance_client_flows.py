@@ -9,8 +9,6 @@ from decimal import Decimal
 from urllib.parse import unquote
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from binance_fakes import (
     API_KEY,
     SECRET,
@@ -20,6 +18,8 @@ from binance_fakes import (
     ok,
     order_json,
 )
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from planrunner.clock import ManualClock
 from planrunner.errors import AuthError, ExchangeError, OrderNotFound, OutcomeUnknown
@@ -228,7 +228,7 @@ def test_the_sent_bytes_are_exactly_the_signed_bytes(make_signer) -> None:
     client, transport, _ = make_client(signer=signer)
     transport.on("POST", "/api/v3/order", order_json(symbol="这是测试币456"))
     client.submit(wire.new_order_request(wire.order_params(
-        "这是测试币456", "BUY", "LIMIT", quantity=Decimal("1"), price=Decimal("0.1"),
+        "这是测试币456", "BUY", "LIMIT", quantity=Decimal(1), price=Decimal("0.1"),
         time_in_force="GTC", client_order_id="pr-1")))
     body = transport.calls("/api/v3/order")[0].body.decode("ascii")
     payload, _, encoded_signature = body.rpartition("&signature=")
