@@ -266,6 +266,14 @@ class Engine:
                 return self._save(state.with_step(
                     dataclasses.replace(step, status=StepStatus.WAITING))), True
             return state, False
+        entry = state.order(primary_leg(target) or "")
+        if entry is not None and entry.status == OrderStatus.FILLED:
+            # cancelling now would only remove the exits the filled entry armed
+            self.hooks.note(f"{target.id}: entry already filled; nothing to cancel")
+            return self._finish(state, step, StepStatus.DONE, None), True
+        if entry is not None and entry.executed_qty > 0:
+            self.hooks.note(f"{target.id}: cancelling after a partial fill of "
+                            f"{entry.executed_qty}; that part is not protected by the exchange")
         state = self._save(state.with_step(dataclasses.replace(
             step, status=StepStatus.SENDING, sent_ms=self.clock.now_ms(),
             attempts=step.attempts + 1)))

@@ -156,8 +156,8 @@ def _unreported(previous: OrderRecord | None, record: OrderRecord,
                        time_ms=record.update_time_ms),)
 
 
-def record_snapshot(state: State, step_id: str,
-                    snap: Snapshot | tuple[OrderSnapshot, ...]) -> tuple[State, tuple[FillRecord, ...]]:
+def record_snapshot(state: State, step_id: str, snap: Snapshot | tuple[OrderSnapshot, ...]
+                    ) -> tuple[State, tuple[FillRecord, ...]]:
     """Fold a placement / query answer into the state and the step's ids and totals."""
     orders = snap if isinstance(snap, tuple) else snapshot_orders(snap)
     fills: tuple[FillRecord, ...] = ()

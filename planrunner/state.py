@@ -295,7 +295,8 @@ class StateStore:
         except FileNotFoundError:
             return None
         except IsADirectoryError:
-            raise StateError(f"{self.path} is a directory; give a file path for the state") from None
+            raise StateError(
+                f"{self.path} is a directory; give a file path for the state") from None
 
     def _write(self, state: State, previous: bytes | None) -> State:
         if previous is not None:

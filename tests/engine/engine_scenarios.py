@@ -3,7 +3,6 @@ that wires an Engine to a FakeExchange and a StateStore in a temporary folder.""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -101,7 +100,3 @@ class Harness:
             **kw: Any) -> State:
         return self.engine(exchange, hooks, **kw).run(self.action_plan, self.state(),
                                                      follow=follow)
-
-
-def tmp_env_ok() -> bool:
-    return os.name == "posix"

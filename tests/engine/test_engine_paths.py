@@ -120,6 +120,16 @@ def test_expire_after_cancels_an_unfilled_entry_when_due(tmp_path: Path) -> None
     assert waited_s >= 60
 
 
+def test_expire_after_never_cancels_the_exits_of_a_filled_entry(tmp_path: Path) -> None:
+    path = ("7090",) + ("7200",) * 70 + ("7310",)
+    h = Harness.build(tmp_path, LIMIT_EXPIRING, path)
+    hooks = RecordingHooks()
+    state = h.run(hooks=hooks, max_polls=200)
+    assert _statuses(state) == {"slice-1": "done", "expire-slice-1": "done"}
+    assert [o.status for o in h.fake.orders] == ["FILLED", "FILLED", "EXPIRED"]
+    assert any("already filled" in n for n in hooks.named("note"))
+
+
 def test_waiting_reports_distances_and_calls_tick(tmp_path: Path) -> None:
     h = Harness.build(tmp_path, LIMIT_OPOCO, LIMIT_OPOCO_PATH)
     hooks = RecordingHooks()
