@@ -99,3 +99,15 @@ def test_no_golden_file_without_its_example():
     orphans = sorted(p.name for p in GOLDEN.iterdir()
                      if p.suffix in (".txt", ".json") and p.stem not in stems)
     assert orphans == [], "delete golden files whose example is gone"
+
+
+def test_an_example_that_does_not_compile_pins_its_error(tmp_path):
+    source = (EXAMPLES / "quickstart.yaml")
+    if not source.exists():
+        pytest.skip("plans/examples/quickstart.yaml is not there")
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(source.read_text("utf-8").replace("quantity: 0.01 ", "quantity: 0.00002 "),
+                    encoding="utf-8")
+    text, payload = _render(tiny)
+    assert text.startswith("CompileError: ") and "notional" in text
+    assert json.loads(payload) == {"compile_error": text.removeprefix("CompileError: ").strip()}
