@@ -108,7 +108,7 @@ def check_invariants(engine: MatchingEngine) -> None:
         held = balances[asset].free + balances[asset].locked if asset in balances else D(0)
         assert held == total, (asset, held, total)
     for order in engine.all_orders():
-        assert 0 <= order.executed_qty <= order.orig_qty or order.orig_qty == 0 == order.executed_qty
+        assert 0 <= order.executed_qty <= order.orig_qty, order
         assert sum((f.qty for f in order.fills), D(0)) == order.executed_qty
     if not engine.open_orders():
         assert all(b.locked == 0 for b in balances.values())

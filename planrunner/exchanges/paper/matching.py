@@ -105,7 +105,8 @@ class MatchingEngine(ListContingencies):
         if request.method == "POST" and request.path in LIST_PATHS:
             return self._submit_list(LIST_PATHS[request.path], params, now_ms)
         message = "This operation is not supported."
-        raise ExchangeError(f"{message} The paper exchange cannot {request.endpoint}",
+        hint = " (use test_order)" if request.path == "/api/v3/order/test" else ""
+        raise ExchangeError(f"{message} The paper matching engine cannot {request.endpoint}{hint}",
                             code=-1020, venue_message=message)
 
     def test_order(self, request: ExchangeRequest, now_ms: int) -> None:
