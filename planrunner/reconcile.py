@@ -159,7 +159,9 @@ def _unreported(previous: OrderRecord | None, record: OrderRecord,
 def record_snapshot(state: State, step_id: str, snap: Snapshot | tuple[OrderSnapshot, ...]
                     ) -> tuple[State, tuple[FillRecord, ...]]:
     """Fold a placement / query answer into the state and the step's ids and totals."""
-    orders = snap if isinstance(snap, tuple) else snapshot_orders(snap)
+    step = state.step(step_id)
+    assert step is not None
+    orders = _by_leg(step, snap if isinstance(snap, tuple) else snapshot_orders(snap))
     fills: tuple[FillRecord, ...] = ()
     for order in orders:
         state, new = record_order(state, order)
@@ -168,6 +170,16 @@ def record_snapshot(state: State, step_id: str, snap: Snapshot | tuple[OrderSnap
     assert step is not None
     step = _with_ids(step, snap, state)
     return state.with_step(summarise(step, state)), fills
+
+
+def _by_leg(step: Step, orders: tuple[OrderSnapshot, ...]) -> tuple[OrderSnapshot, ...]:
+    """A cancel on Binance renames the order's client id; file the answer under the leg's own
+    client id, matched by order id, so the leg is seen final and never looked for again."""
+    by_order_id = {leg.order_id: leg.client_order_id for leg in step.legs if leg.order_id}
+    own = set(step.leg_ids())
+    return tuple(dataclasses.replace(o, client_order_id=by_order_id[o.order_id])
+                 if o.client_order_id not in own and o.order_id in by_order_id else o
+                 for o in orders)
 
 
 def _with_ids(step: Step, snap: Snapshot | tuple[OrderSnapshot, ...], state: State) -> Step:

@@ -55,6 +55,7 @@ class FakeExchange:
         self.accepted: list[str] = []  # every client id (order or list) the exchange created
         self.requests: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self.reject_next: OrderRejected | None = None
+        self.rename_on_cancel = False  # Binance gives a cancelled order a new client id
         self._ids = 0
         self._trades = 0
 
@@ -107,6 +108,8 @@ class FakeExchange:
         for o in legs:
             if not o.status.is_final:
                 o.status = OrderStatus.CANCELED
+                if self.rename_on_cancel:
+                    o.client_order_id = f"cancel{o.order_id}"
         return self._list_snap(list_client_order_id, list_id, legs, fills=False)
 
     def open_orders(self, symbol: str) -> tuple[OrderSnapshot, ...]:

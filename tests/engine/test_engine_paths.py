@@ -111,13 +111,17 @@ def test_rejected_entry_fails_and_skips_everything_after_it(tmp_path: Path) -> N
     assert hooks.named("plan_complete")
 
 
-def test_expire_after_cancels_an_unfilled_entry_when_due(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rename", [False, True])
+def test_expire_after_cancels_an_unfilled_entry_when_due(tmp_path: Path, rename: bool) -> None:
     h = Harness.build(tmp_path, LIMIT_EXPIRING, ())
+    h.fake.rename_on_cancel = rename
     state = h.run(max_polls=200)
     assert _statuses(state) == {"slice-1": "done", "expire-slice-1": "done"}
     assert {o.status for o in h.fake.orders} == {"CANCELED"}
     waited_s = (h.clock.now_ms() - state.step("slice-1").placed_ms) / 1000
     assert waited_s >= 60
+    assert {o.status for o in state.orders} == {"CANCELED"}
+    assert {o.client_order_id for o in state.orders} == set(state.step("slice-1").leg_ids())
 
 
 def test_expire_after_never_cancels_the_exits_of_a_filled_entry(tmp_path: Path) -> None:
