@@ -194,6 +194,8 @@ class _Builder:
 
 def decode(raw: str | bytes) -> tuple[str | None, str | None, Mark]:
     """(text, None, _) for acceptable input, or (None, problem, mark) for input we refuse."""
+    if isinstance(raw, (bytearray, memoryview)):
+        raw = bytes(raw)
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
         return None, (f"the file is {size} bytes; plans are limited to {MAX_BYTES // 1024} KiB, "

@@ -191,7 +191,8 @@ def _exit_side(plan: TradePlan, expr: PriceExpr, reference: Decimal | None, labe
     if value is not None and value <= ZERO:
         return f"{label} resolves to {fmt(value)}, which is not a price; it must be above 0"
     if value is not None and reference is not None and (value - reference) * sign <= 0:
-        return (f"{label} {fmt(value)} must be {side_word} the entry price {fmt(reference)} "
+        written = fmt(value) if not expr.is_relative else f'"{expr}" ({fmt(value)})'
+        return (f"{label} {written} must be {side_word} the entry price {fmt(reference)} "
                 f"for a {plan.side} plan")
     if value is None and expr.value * sign <= 0:
         wanted = "positive" if sign > 0 else "negative"
@@ -224,8 +225,8 @@ def _take_profit_order(plan: TradePlan, reference: Decimal | None) -> list[Probl
 
 
 def _stop_against_targets(plan: TradePlan, reference: Decimal | None) -> list[Problem]:
-    if plan.stop is None or reference is not None:
-        return []  # with a known reference the side checks already cover this
+    if plan.stop is None or reference is not None or _stop_side(plan, reference):
+        return []  # the side checks already cover it (or already said the stop is wrong)
     for index, target in enumerate(plan.take_profits):
         pair = _comparable(plan.stop.trigger, target.price, reference)
         if pair and (pair[1] - pair[0]) * _direction(plan) <= 0:

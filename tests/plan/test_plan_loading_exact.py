@@ -112,8 +112,10 @@ def test_bom_is_accepted():
     assert diagnostics == [] and plan is not None
 
 
-def test_bytes_input_is_decoded_as_utf8():
-    plan, diagnostics = check_text(PLAN.replace("name: exact", "name: exact  # café").encode(), "p.yaml")
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
+def test_bytes_input_is_decoded_as_utf8(wrap):
+    raw = wrap(PLAN.replace("name: exact", "name: exact  # café").encode())
+    plan, diagnostics = check_text(raw, "p.yaml")
     assert diagnostics == [] and plan is not None
 
 

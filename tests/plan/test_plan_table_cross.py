@@ -71,7 +71,7 @@ CROSS_CASES = [
     ("stop-above-entry", limit("trigger: 6900", "trigger: 7010", "limit: 6890", "limit: 7005"),
      "stop.trigger 7010 must be below the entry price 7000", 15, 12),
     ("stop-percent-positive", limit("trigger: 6900", 'trigger: "+1%"', "limit: 6890", 'limit: "-0.1%"'),
-     "stop.trigger 7070 must be below the entry price", 15, 12),
+     'stop.trigger "+1%" (7070) must be below the entry price 7000', 15, 12),
     ("stop-limit-above-trigger", limit("limit: 6890", "limit: 6910"),
      "stop.limit must be at or below the stop trigger for a buy plan", 16, 10),
     ("stop-limit-positive-offset", limit("limit: 6890", 'limit: "+0.1%"'),
@@ -204,3 +204,9 @@ def test_presence_rules_run_even_when_the_schema_fails():
     messages = [d.message for d in check_text(text, "p.yaml")[1]]
     assert any("version must be 1" in m for m in messages)
     assert any("write only one of quantity, spend or risk" in m for m in messages)
+
+
+def test_a_wrong_sided_stop_is_reported_once():
+    text = market('trigger: "-1%"', 'trigger: "+1%"')
+    messages = [d.message for d in check_text(text, "p.yaml")[1]]
+    assert len(messages) == 1 and "must be a negative offset" in messages[0]
