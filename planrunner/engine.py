@@ -240,6 +240,8 @@ class Engine:
         target = state.step(action.wait_for or "")
         assert target is not None
         record = state.order(primary_leg(target) or "")
+        if step.status is StepStatus.PENDING:
+            self.hooks.step_started(step)
         if record is not None and OrderStatus(record.status).is_final:
             if record.executed_qty > 0:
                 if record.status != OrderStatus.FILLED:
@@ -249,7 +251,6 @@ class Engine:
             reason = f"{record.client_order_id} ended {record.status} without filling"
             return self._finish(state, step, StepStatus.FAILED, reason), True
         if step.status is StepStatus.PENDING:
-            self.hooks.step_started(step)
             return self._save(state.with_step(
                 dataclasses.replace(step, status=StepStatus.WAITING))), True
         return state, False

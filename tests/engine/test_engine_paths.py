@@ -38,6 +38,7 @@ def test_market_entry_then_two_ocos_runs_to_the_end_on_paper(tmp_path: Path) -> 
     exit_qty = sum(D(dict(p)["quantity"]) for e, p in h.fake.requests if e.endswith("/oco"))
     assert _net_entry(h.fake) - D("0.00001") * 2 < exit_qty <= _net_entry(h.fake)
     assert hooks.named("order_placed") == ["entry", "exit-1", "exit-2"]
+    assert hooks.named("step_started") == ["entry", "await-entry", "exit-1", "exit-2"]
     assert sorted(hooks.named("step_done")) == sorted(_statuses(state))
     assert hooks.named("plan_complete") == [state.serial]
     assert h.store.load() == state
