@@ -32,6 +32,14 @@ _FIELD_HINTS = {
     "portion": "write portion as a percentage, e.g. 50%",
 }
 _CROSS_FIELD = "cross-field"
+# Trader shorthand that difflib cannot see as close to the real key.
+_ALIASES = {
+    "tif": "time_in_force", "tp": "take_profit", "tps": "take_profit", "targets": "take_profit",
+    "sl": "stop", "stop_loss": "stop", "stoploss": "stop", "qty": "quantity", "size": "quantity",
+    "amount": "quantity", "expiry": "expire_after", "expires": "expire_after", "ttl": "expire_after",
+    "pair": "symbol", "market": "symbol", "venue": "exchange", "stop_price": "trigger",
+    "limit_price": "limit", "trail": "trailing", "pct": "portion", "percent": "portion",
+}
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +128,8 @@ def _unknown_keys(error, path: Path, doc: Loaded) -> list[Problem]:
     for key in error.instance:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        close = [_ALIASES[key.lower()]] if _ALIASES.get(key.lower()) in allowed else \
+            difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else f"allowed here: {', '.join(allowed)}"
         inside = f" in {where(path)}" if path else ""
         problems.append((_mark_for(doc, path + (key,), key=True),
@@ -210,7 +219,8 @@ def _field_expectation(error, path: Path) -> str:
         return ("name must be lowercase letters, digits and dashes, starting with a letter or "
                 f"digit, at most 40 characters, e.g. btc-breakout{got}")
     if error.validator == "type":
-        return f"{where(path)} must be {_TYPE_WORDS.get(error.validator_value, error.validator_value)}{got}"
+        words = _TYPE_WORDS.get(error.validator_value, error.validator_value)
+        return f"{where(path)} must be {words}{got}{_shape_hint(path, error.instance)}"
     return f"{where(path)} is invalid{got}"  # pragma: no cover - every schema field is covered
 
 
@@ -220,6 +230,15 @@ _TYPE_WORDS = {
     "string": "text",
     "integer": "a whole number",
 }
+
+
+def _shape_hint(path: Path, value: object) -> str:
+    """A scalar written where a mapping belongs: show the mapping it was probably meant as."""
+    if path == ("entry",) and isinstance(value, str):
+        return f"; write it as: entry: {{type: {value}}}"
+    if path == ("stop",) and isinstance(value, (str, int)) and not isinstance(value, bool):
+        return f'; write it as: stop: {{trigger: "{value}", limit: "-0.3%"}}'
+    return ""
 
 
 def _symbol_message(value: object) -> str:
