@@ -11,7 +11,8 @@ import os
 
 from planrunner.diagnostics import Diagnostic, Severity
 from planrunner.errors import PlanError
-from planrunner.plan.load import MAX_BYTES, Loaded, Mark, Path, load_text
+from planrunner.plan import rules, schema
+from planrunner.plan.load import MAX_BYTES, load_text
 from planrunner.plan.model import TradePlan, build_plan
 
 __all__ = ["check_file", "check_text", "load_plan"]
@@ -28,8 +29,6 @@ def check_text(text: str | bytes, filename: str) -> tuple[TradePlan | None, list
 
 
 def _check(text: str | bytes, filename: str) -> tuple[TradePlan | None, list[Diagnostic]]:
-    from planrunner.plan import rules, schema
-
     doc, diagnostics = load_text(text, filename)
     if doc is None:
         return None, diagnostics
@@ -39,26 +38,17 @@ def _check(text: str | bytes, filename: str) -> tuple[TradePlan | None, list[Dia
                                       "(version: 1, name: ..., symbol: ...)"))
         return None, diagnostics
     shape = schema.validate(doc)
-    presence = [(_mark(doc, path), message) for path, message in rules.check_presence(doc.data)]
+    presence = [(doc.mark(path), message) for path, message in rules.check_presence(doc.data)]
     found = [*shape, *presence]
     plan = None
     if not shape and not presence:  # the builder trusts a complete, well-shaped mapping
         plan = build_plan(doc.data)
-        found += [(_mark(doc, path), message) for path, message in rules.check_rules(plan)]
+        found += [(doc.mark(path), message) for path, message in rules.check_rules(plan)]
     diagnostics += [Diagnostic(filename, line, column, message)
                     for (line, column), message in sorted(set(found))]
     diagnostics.sort(key=Diagnostic.sort_key)
     failed = any(d.severity == Severity.ERROR for d in diagnostics)
     return (None if failed else plan), diagnostics
-
-
-def _mark(doc: Loaded, path: Path) -> Mark:
-    probe = path
-    while probe:
-        if probe in doc.marks:
-            return doc.marks[probe]
-        probe = probe[:-1]
-    return doc.marks.get((), (1, 1))
 
 
 def check_file(path: str) -> tuple[TradePlan | None, list[Diagnostic]]:

@@ -37,6 +37,16 @@ class Loaded:
     key_marks: dict[Path, Mark] = field(default_factory=dict)
     hints: dict[Path, str] = field(default_factory=dict)
 
+    def mark(self, path: Path, *, key: bool = False) -> Mark:
+        """Where `path` (its key, with key=True) was written, or its nearest written ancestor."""
+        marks = self.key_marks if key else self.marks
+        probe = path
+        while probe:
+            if probe in marks:
+                return marks[probe]
+            probe = probe[:-1]
+        return self.marks.get((), (1, 1))
+
 
 class _Refused(Exception):
     """Stops composing: the document uses a YAML feature plans must not use."""

@@ -9,10 +9,8 @@ stays cheap for commands that never validate.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from planrunner.plan.load import Loaded, Mark, Path
@@ -45,6 +43,9 @@ _ALIASES = {
 @lru_cache(maxsize=1)
 def plan_schema() -> dict[str, Any]:
     """The plan JSON Schema shipped inside the package."""
+    import json  # lazy, with importlib.resources: only validation needs them
+    from importlib import resources
+
     text = resources.files("planrunner.schemas").joinpath("plan.schema.json").read_text("utf-8")
     return json.loads(text)
 
@@ -86,16 +87,6 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _mark_for(doc: Loaded, path: Path, *, key: bool = False) -> Mark:
-    marks = doc.key_marks if key else doc.marks
-    probe = path
-    while probe:
-        if probe in marks:
-            return marks[probe]
-        probe = probe[:-1]
-    return doc.marks.get((), (1, 1))
-
-
 def validate(doc: Loaded) -> list[Problem]:
     """Every schema problem in `doc`, translated, in document order, without duplicates."""
     problems: list[Problem] = []
@@ -128,20 +119,27 @@ def _unknown_keys(error, path: Path, doc: Loaded) -> list[Problem]:
     for key in error.instance:
         if key in allowed:
             continue
-        close = [_ALIASES[key.lower()]] if _ALIASES.get(key.lower()) in allowed else \
-            difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"allowed here: {', '.join(allowed)}"
+        close = _suggest(key, allowed)
+        hint = f"did you mean {close!r}?" if close else f"allowed here: {', '.join(allowed)}"
         inside = f" in {where(path)}" if path else ""
-        problems.append((_mark_for(doc, path + (key,), key=True),
+        problems.append((doc.mark(path + (key,), key=True),
                          f"unknown key {key!r}{inside}; {hint}"))
     return problems
+
+
+def _suggest(key: str, allowed: list[str]) -> str | None:
+    alias = _ALIASES.get(key.lower())
+    if alias in allowed:
+        return alias
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _missing(error, path: Path, doc: Loaded) -> list[Problem]:
     problems = []
     for key in error.validator_value:
         if isinstance(error.instance, dict) and key not in error.instance:
-            mark = _mark_for(doc, path, key=True) if path else doc.marks.get((), (1, 1))
+            mark = doc.mark(path, key=True) if path else doc.marks.get((), (1, 1))
             problems.append((mark, _missing_message(path, key, error.instance)))
     return problems
 
@@ -157,7 +155,7 @@ def _missing_message(path: Path, key: str, instance: dict) -> str:
 
 
 def _forbidden(error, path: Path, doc: Loaded) -> list[Problem]:
-    mark = _mark_for(doc, path, key=True)
+    mark = doc.mark(path, key=True)
     parent = _lookup(doc.data, path[:-1])
     kind = parent.get("type") if isinstance(parent, dict) else None
     if path == ("stop", "limit"):
@@ -184,11 +182,11 @@ def _enum(error, path: Path, doc: Loaded) -> list[Problem]:
         close = difflib.get_close_matches(error.instance.lower(), options, n=1, cutoff=0.5)
         if close:
             message += f"; did you mean {close[0]!r}?"
-    return [(_mark_for(doc, path), message)]
+    return [(doc.mark(path), message)]
 
 
 def _const(error, path: Path, doc: Loaded) -> list[Problem]:
-    return [(_mark_for(doc, path), f"{where(path)} must be {error.validator_value} "
+    return [(doc.mark(path), f"{where(path)} must be {error.validator_value} "
                                    f"(got {_shown(error.instance)})")]
 
 
@@ -205,7 +203,7 @@ def _value_problem(error, path: Path, doc: Loaded) -> list[Problem]:
     hint = doc.hints.get(path) or _FIELD_HINTS.get(_def_name(error.schema) or "")
     if hint:
         message += f"; {hint}"
-    return [(_mark_for(doc, path), message)]
+    return [(doc.mark(path), message)]
 
 
 def _field_expectation(error, path: Path) -> str:
@@ -255,7 +253,7 @@ def _items(error, path: Path, doc: Loaded) -> list[Problem]:
         message = f"{where(path)} needs at least one target (or remove it and keep a stop)"
     else:
         message = f"{where(path)} has {len(error.instance)} targets; at most 8 are allowed"
-    return [(_mark_for(doc, path), message)]
+    return [(doc.mark(path), message)]
 
 
 def _generic(error, path: Path, doc: Loaded) -> list[Problem]:
