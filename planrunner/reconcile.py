@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from planrunner.clock import Clock
+from planrunner.compile import EntryFill
 from planrunner.errors import (CompileError, OrderNotFound, OutcomeUnknown, RateLimited,
                                TransientError)
 from planrunner.exchanges.base import (Exchange, MarketContext, OrderListSnapshot, OrderSnapshot,
@@ -257,25 +258,7 @@ def _fees_in_quote(order: OrderRecord, state: State, market: MarketContext) -> D
     return known + max(uncovered, ZERO) * price * market.commission.taker
 
 
-@dataclass(frozen=True, slots=True)
-class _EntryFill:
-    """Field-for-field stand-in for planrunner.compile.EntryFill until the compiler lands."""
-
-    executed_qty: Decimal
-    avg_price: Decimal
-    net_qty: Decimal
-    quote_qty: Decimal
-
-
-def _entry_fill_type() -> Any:
-    try:
-        from planrunner.compile import EntryFill
-    except ImportError:
-        return _EntryFill
-    return EntryFill
-
-
-def entry_fill(state: State, target: Step, market: MarketContext) -> Any:
+def entry_fill(state: State, target: Step, market: MarketContext) -> EntryFill:
     """The entry's fill as resolve_action wants it. net_qty is what was received: executed minus
     commission paid in the base asset; for executed quantity whose fills the exchange did not
     report (a query carries no fills), a BUY's commission is estimated at the taker rate, so
@@ -288,7 +271,7 @@ def entry_fill(state: State, target: Step, market: MarketContext) -> Any:
     uncovered = record.executed_qty - sum((f.qty for f in fills), ZERO)
     if uncovered > 0 and record.side == "BUY":
         fee += uncovered * market.commission.taker
-    return _entry_fill_type()(
+    return EntryFill(
         executed_qty=record.executed_qty,
         avg_price=record.cumulative_quote_qty / record.executed_qty,
         net_qty=record.executed_qty - fee, quote_qty=record.cumulative_quote_qty)
