@@ -33,7 +33,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("plans", nargs=-1, required=True, type=click.Path())
 def validate(plans: tuple[str, ...]) -> None:
     """Check plan files; print every problem as FILE:LINE:COLUMN: error: MESSAGE."""
     from planrunner.plan import check_file
@@ -174,6 +174,79 @@ def _show_plan(action_plan, output_format: str, note: str) -> None:
     click.echo(render_text(action_plan, color=_use_color(sys.stdout)), nl=False)
     if note:
         click.echo(f"\n{note}")
+
+
+class _ClickConsole:
+    def out(self, text: str) -> None:
+        click.echo(text)
+
+    def err(self, text: str) -> None:
+        click.echo(text, err=True)
+
+    def confirm(self, prompt: str) -> bool:
+        return click.prompt(prompt, default="", show_default=False).strip() == "yes"
+
+
+def _hooks_factory(json_events: bool):
+    from planrunner.progress import JsonProgress, TextProgress
+    if json_events:
+        return lambda: JsonProgress(sys.stdout)
+    return lambda: TextProgress(sys.stdout, live=sys.stdout.isatty())
+
+
+def _interrupted(what: str) -> None:
+    click.echo(f"\nInterrupted. {what}", err=True)
+    sys.exit(130)
+
+
+@main.command()
+@click.argument("target", metavar="PLAN|SAVED_PLAN")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be done (same as `plan`).")
+@click.option("--follow", is_flag=True,
+              help="On a real exchange, stay until the plan ends instead of returning once the "
+                   "exchange enforces everything left.")
+@click.option("--state", "state_path", default=None, metavar="FILE",
+              help="State file (default: beside the plan, <plan>.state.json).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one event per line (docs/apply-events.md).")
+@click.option("--speed", default=None, metavar="X",
+              help="Paper only: market seconds per wall second  [default: 7200].")
+def apply(target: str, yes: bool, dry_run: bool, follow: bool, state_path: str | None,
+          output_format: str, speed: str | None) -> None:
+    """Place PLAN's orders and follow it; resumable, exactly once. Ctrl-C is always safe."""
+    if dry_run:
+        sys.exit(run_plan(target, output_format=output_format))
+    from planrunner.commands.apply import ApplyOptions, run_apply
+    try:
+        options = ApplyOptions(
+            target=target, state_path=state_path, yes=yes, follow=follow,
+            json_events=output_format == "json", speed=_speed(speed),
+            interactive=sys.stdin.isatty() and sys.stdout.isatty(),
+            color=_use_color(sys.stdout))
+        sys.exit(run_apply(options, _ClickConsole(), _hooks_factory(options.json_events)))
+    except PlanError as exc:
+        for diagnostic in exc.diagnostics:
+            click.echo(diagnostic.render(), err=True)
+        sys.exit(1)
+    except PlanrunnerError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _interrupted("The state is saved and every order placed stays on the exchange; run the "
+                     "same apply again to resume.")
+
+
+def _speed(text: str | None):
+    from decimal import Decimal, InvalidOperation
+    if text is None:
+        return Decimal(7200)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        _fail(f"--speed must be a number of market seconds per wall second (>= 0), not {text!r}")
+    return value
 
 
 @main.command()

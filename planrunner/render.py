@@ -251,15 +251,15 @@ def _warning_lines(plan: ActionPlan, paint) -> list[str]:
 def risk_line(risk: RiskSummary) -> str:
     quote = risk.quote_asset
     worst = ("worst case unbounded (no stop)" if risk.worst_loss is None else
-             f"worst case -{_money(risk.worst_loss)} {quote}{_pct(risk.worst_loss_pct, '-')}")
+             f"worst case -{money(risk.worst_loss)} {quote}{_pct(risk.worst_loss_pct, '-')}")
     best = ("best case open (no take-profit)" if risk.best_gain is None else
-            f"best case +{_money(risk.best_gain)} {quote}{_pct(risk.best_gain_pct, '+')}")
+            f"best case +{money(risk.best_gain)} {quote}{_pct(risk.best_gain_pct, '+')}")
     ratio = "n/a" if risk.reward_risk is None else _round(risk.reward_risk, Decimal("0.01"))
     estimated = " (estimated)" if risk.estimated else ""
     return f"Risk: {worst}, {best}, reward:risk {ratio}{estimated}"
 
 
-def _money(value: Decimal) -> str:
+def money(value: Decimal) -> str:
     """Two decimals from 0.1 up; below, four significant digits (BTC-quoted pairs) but never
     fewer than two decimals, so 0.05 USDT reads 0.05."""
     value = abs(value)

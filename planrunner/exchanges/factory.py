@@ -64,3 +64,30 @@ def open_paper_exchange(path: Path | str | None = None, *, clock: Clock | None =
         feed = default_feed(ticks, PAPER_OPENING_PRICES, seed=seed or 0, kline_files=kline_files)
     return PaperExchange(store, feed, clock or SystemClock(),
                          DEFAULT_SPEED if speed is None else speed)
+
+
+VENUES = ("paper", "binance", "binance-testnet")
+
+
+def open_exchange(name: str, *, clock: Clock | None = None, speed: Decimal | None = None):
+    """The Exchange for a plan's `exchange:` field, and the tick that moves its market (paper
+    only; a real market moves by itself). Credentials come from the environment."""
+    if name == "paper":
+        paper = open_paper_exchange(clock=clock, speed=speed)
+        return paper, paper.advance
+    if name in ("binance", "binance-testnet"):
+        from planrunner.exchanges.binance.client import BinanceClient
+        return BinanceClient.from_env(name, clock=clock), None
+    raise CompileError(f"unknown exchange {name!r}: use one of {', '.join(VENUES)}")
+
+
+def read_market_context(name: str, symbol: str) -> MarketContext:
+    """Market context for `plan`, which must not write anything: the paper account is read only
+    if it exists (its current price), else the built-in rules and the feed's opening price."""
+    if name != "paper":
+        exchange, _ = open_exchange(name)
+        return exchange.market_context(symbol)
+    from planrunner.exchanges.paper.store import default_account_path
+    if default_account_path().is_file():
+        return open_paper_exchange().market_context(symbol)
+    return paper_market_context(symbol)

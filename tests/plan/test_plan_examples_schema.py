@@ -80,7 +80,7 @@ def test_quickstart_is_the_documented_plan():
     plan = check_file(str(ROOT / "plans" / "examples" / "quickstart.yaml"))[0]
     assert (plan.symbol, plan.side, plan.entry.type) == ("BTCUSDT", Side.BUY, EntryType.MARKET)
     assert plan.size.amount == Decimal("0.01")
-    assert [(str(t.price), t.portion) for t in plan.take_profits] == [("+0.6%", 50), ("+1.2%", 50)]
+    assert [(str(t.price), t.portion) for t in plan.take_profits] == [("+0.5%", 50), ("+0.8%", 50)]
     assert (str(plan.stop.trigger), str(plan.stop.limit)) == ("-1%", "-0.2%")
 
 

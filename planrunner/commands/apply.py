@@ -1,0 +1,214 @@
+"""The apply workflow: plan file or saved plan -> locked state -> compile -> diff -> confirm ->
+engine -> summary. Owns the refusals that protect a trader (stale saved plans, edited plans,
+a second apply on the same state) and says what to do next in each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from planrunner.actions import ActionKind, ActionPlan
+from planrunner.errors import PlanrunnerError, StalePlan, StateError
+from planrunner.plan.model import TradePlan
+from planrunner.state import State, StateStore, default_state_path, new_state
+
+PAPER_POLL_S = 0.05  # wall seconds between polls on paper; market time runs at --speed
+LIVE_POLL_S = 2.0
+
+
+class Console(Protocol):
+    def out(self, text: str) -> None: ...
+
+    def err(self, text: str) -> None: ...
+
+    def confirm(self, prompt: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    target: str  # a plan file, or a saved plan from `plan --out`
+    state_path: str | None = None
+    yes: bool = False
+    follow: bool = False
+    json_events: bool = False
+    speed: Decimal | None = None  # paper: market seconds per wall second
+    interactive: bool = False  # a person is at a terminal to answer the prompt
+    color: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    plan_path: str
+    saved: Any | None  # SavedPlan
+
+
+def resolve_target(target: str) -> Target:
+    """A saved plan is JSON (from `plan --out`); anything else is a plan file."""
+    if target.lower().endswith(".json"):
+        from planrunner.savedplan import load_saved_plan
+        saved = load_saved_plan(target)
+        return Target(plan_path=saved.plan_path, saved=saved)
+    return Target(plan_path=target, saved=None)
+
+
+def state_store_for(plan_path: str, state_path: str | None) -> StateStore:
+    return StateStore(Path(state_path) if state_path else default_state_path(plan_path))
+
+
+def remaining(action_plan: ActionPlan, state: State | None) -> ActionPlan:
+    """The part of the plan the state has not finished: what apply will still do."""
+    if state is None:
+        return action_plan
+    done = {s.id for s in state.steps if s.status.is_final or s.status.value != "pending"}
+    actions = tuple(a for a in action_plan.actions if a.id not in done)
+    return dataclasses.replace(action_plan, actions=actions)
+
+
+def check_saved(saved: Any, action_plan: ActionPlan, state: State | None) -> None:
+    """Terraform's rule: a saved plan applies only to the state it was made against."""
+    lineage = state.lineage if state else None
+    serial = state.serial if state else None
+    if saved.state_lineage != lineage:
+        raise StalePlan("the saved plan was made against a different state file (or none); "
+                        "make a new one with `planrunner plan PLAN --out FILE`")
+    if saved.state_serial != serial:
+        raise StalePlan(f"the saved plan is stale: the state moved on since it was saved (serial "
+                        f"{saved.state_serial} -> {serial}); make a new one with `planrunner plan "
+                        f"PLAN --out FILE`")
+    if saved.fingerprint != action_plan.fingerprint or saved.namespace != action_plan.namespace:
+        raise StalePlan("the plan file changed since the plan was saved; review it again with "
+                        "`planrunner plan PLAN --out FILE`")
+    if _requests(saved.payload) != _requests(_json(action_plan)):
+        raise StalePlan("the orders this plan would place today differ from the saved plan "
+                        "(market rules or prices moved); review them again with `planrunner "
+                        "plan PLAN --out FILE`")
+
+
+def _json(action_plan: ActionPlan) -> dict[str, Any]:
+    from planrunner.render import render_json
+    return render_json(action_plan)
+
+
+def _requests(payload: dict[str, Any]) -> list[Any]:
+    """The concrete parts of every request: what would reach the exchange for sure."""
+    return [(a.get("endpoint"), [p for p in a.get("params", []) if not isinstance(p[1], dict)])
+            for a in payload.get("actions", [])]
+
+
+def refuse_edited(state: State, plan: TradePlan, fingerprint: str, path: Path) -> State | None:
+    """An edited plan: start over if nothing was sent yet, else refuse (re-apply rules come
+    later; carrying out an edit half-way could leave a position unprotected)."""
+    if state.plan_fingerprint == fingerprint:
+        return state
+    if not state.has_exchange_activity:
+        return None
+    raise StateError(
+        f"plan '{plan.name}' changed since it was applied (state {path}, serial {state.serial}). "
+        f"Applying an edited plan is not supported yet: nothing was sent. Restore the plan as it "
+        f"was to continue, or run `planrunner cancel` on the old plan and move {path} away to "
+        f"start the new version.")
+
+
+def load_trade_plan(plan_path: str) -> TradePlan:
+    from planrunner.plan import load_plan
+    return load_plan(plan_path)
+
+
+def run_apply(options: ApplyOptions, console: Console,
+              make_hooks: Callable[[], Any]) -> int:
+    from planrunner.compile import plan_fingerprint
+
+    target = resolve_target(options.target)
+    trade_plan = load_trade_plan(target.plan_path)
+    store = state_store_for(target.plan_path, options.state_path)
+    with store.lock("apply"):
+        state = store.load(plan_name=trade_plan.name)
+        if state is not None:
+            state = refuse_edited(state, trade_plan, plan_fingerprint(trade_plan), store.path)
+        if state is not None and state.steps and all(s.status.is_final for s in state.steps):
+            console.out(f"No changes. Plan {trade_plan.name} is complete. "
+                        f"{realised_line(state, _quote(trade_plan))}")
+            return 0
+        return _apply_locked(options, console, make_hooks, target, trade_plan, store, state)
+
+
+def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[[], Any],
+                  target: Target, trade_plan: TradePlan, store: StateStore,
+                  state: State | None) -> int:
+    from planrunner.clock import SystemClock
+    from planrunner.compile import compile_plan, plan_fingerprint, resolve_action
+    from planrunner.engine import Engine
+    from planrunner.exchanges.factory import open_exchange
+    from planrunner.render import has_changes, render_text
+
+    clock = SystemClock()
+    exchange, tick = open_exchange(trade_plan.exchange, clock=clock, speed=options.speed)
+    fresh = state or new_state(plan_name=trade_plan.name,
+                               plan_fingerprint=plan_fingerprint(trade_plan),
+                               exchange=trade_plan.exchange, symbol=trade_plan.symbol)
+    market = exchange.market_context(trade_plan.symbol)
+    action_plan = compile_plan(trade_plan, market, exchange.capabilities(), fresh.namespace)
+    if target.saved is not None:
+        check_saved(target.saved, action_plan, state)
+    todo = remaining(action_plan, state)
+    if not options.json_events:
+        console.out(render_text(todo, color=options.color).rstrip("\n"))
+    if not _confirmed(options, console, target, has_changes(todo) or state is not None):
+        console.err("Apply cancelled; nothing was sent.")
+        return 1
+    capabilities = exchange.capabilities()
+    engine = Engine(exchange, store, clock, resolve_action, make_hooks(), tick=tick,
+                    poll_interval_s=LIVE_POLL_S if capabilities.live else PAPER_POLL_S)
+    final = engine.run(action_plan, fresh, follow=options.follow)
+    if not options.json_events:
+        console.out(summary(final, store.path, trade_plan, capabilities.live,
+                            market.rules.quote_asset))
+    return 1 if any(s.status.value == "failed" for s in final.steps) else 0
+
+
+def _confirmed(options: ApplyOptions, console: Console, target: Target, changes: bool) -> bool:
+    if options.yes or target.saved is not None or not changes:
+        return True
+    if not options.interactive:
+        raise PlanrunnerError("refusing to apply without confirmation: no terminal to ask on. "
+                              "Review with `planrunner plan`, then add --yes (or apply a plan "
+                              "saved with `plan --out FILE`).")
+    return console.confirm("Do you want to perform these actions? Only 'yes' will be accepted")
+
+
+def realised_line(state: State, quote: str | None) -> str:
+    from planrunner.render import money
+    if state.realised_pnl is None:
+        return "No position was closed through planrunner."
+    unit = f" {quote}" if quote else ""
+    sign = "+" if state.realised_pnl >= 0 else "-"
+    return f"Realised P&L: {sign}{money(state.realised_pnl)}{unit} (net of commissions)."
+
+
+def _quote(plan: TradePlan) -> str | None:
+    from planrunner.exchanges.rules import builtin_rules
+    rules = builtin_rules().get(plan.symbol)
+    return rules.quote_asset if rules else None
+
+
+def summary(state: State, path: Path, plan: TradePlan, live: bool, quote: str) -> str:
+    counts: dict[str, int] = {}
+    for step in state.steps:
+        counts[step.status.value] = counts.get(step.status.value, 0) + 1
+    steps = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    lines = [f"Apply finished for {plan.name}: steps {steps}.", realised_line(state, quote),
+             f"State saved in {path} (serial {state.serial})."]
+    failed = [s for s in state.steps if s.status.value == "failed"]
+    lines += [f"  {s.id} failed: {s.last_error}" for s in failed]
+    if not all(s.status.is_final for s in state.steps):
+        lines.append("Orders left open are enforced by the exchange. Follow them with "
+                     "`planrunner status` or `planrunner apply --follow`." if live else
+                     "Stopped before the plan ended; run apply again to resume.")
+    return "\n".join(lines)
+
+
+PLACING_KINDS = (ActionKind.PLACE_ORDER.value, ActionKind.PLACE_ORDER_LIST.value)
