@@ -1,0 +1,107 @@
+"""Binance's security checks for SIGNED endpoints: the API key header, the timestamp/recvWindow
+window (§2.5) and the HMAC-SHA256 signature over the exact received query string + body (§2.2).
+
+Each failure is an ApiError with Binance's code, message and HTTP status. Secrets never appear in
+an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Mapping
+
+from planrunner.sim.errors import ApiError
+
+MAX_RECV_WINDOW = 60_000
+DEFAULT_RECV_WINDOW = Decimal(5000)
+_MICROSECONDS = 10**15
+_SIGNATURE_RE = re.compile(r"(^|&)signature=[^&]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    api_key: str
+    api_secret: str
+    generated: bool = False
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        return cls(secrets.token_hex(32), secrets.token_hex(32), generated=True)
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key={self.api_key[:6]}..., api_secret=<redacted>)"
+
+
+def check_api_key(headers: Mapping[str, str], creds: Credentials) -> None:
+    key = headers.get("x-mbx-apikey")
+    if key is None or not key.strip() or len(key) > 256:
+        raise ApiError(401, -2014, "API-key format invalid.")
+    if not hmac.compare_digest(key.encode("utf-8"), creds.api_key.encode("utf-8")):
+        raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+
+
+def _mandatory(name: str) -> ApiError:
+    return ApiError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def _timestamp(params: Mapping[str, str]) -> Decimal:
+    raw = params.get("timestamp", "")
+    if not raw.isdigit():
+        raise _mandatory("timestamp")
+    value = Decimal(raw)
+    return value / 1000 if value >= _MICROSECONDS else value
+
+
+def _recv_window(params: Mapping[str, str]) -> Decimal:
+    raw = params.get("recvWindow")
+    if raw is None:
+        return DEFAULT_RECV_WINDOW
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise _mandatory("recvWindow") from None
+    if not value.is_finite() or value < 0 or -value.as_tuple().exponent > 3:
+        raise _mandatory("recvWindow")
+    if value > MAX_RECV_WINDOW:
+        raise ApiError(400, -1102, f"'recvWindow' contains unexpected value. Cannot be greater "
+                                   f"than {MAX_RECV_WINDOW}.")
+    return value
+
+
+def check_timing(params: Mapping[str, str], server_ms: int) -> None:
+    """Accept only timestamp < server + 1000 ms and server - timestamp <= recvWindow."""
+    window = _recv_window(params)
+    stamp = _timestamp(params)
+    if stamp >= server_ms + 1000:
+        raise ApiError(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if server_ms - stamp > window:
+        raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def signed_payload(query: str, body: str) -> tuple[str, str | None]:
+    """(payload that was signed, the signature sent): query + body with `signature=` removed."""
+    found = None
+    parts = []
+    for part in (query, body):
+        match = _SIGNATURE_RE.search(part)
+        if match and found is None:
+            found = match.group(0).split("=", 1)[1]
+            part = (part[:match.start()] + part[match.end():]).lstrip("&") if match.start() == 0 \
+                else part[:match.start()] + part[match.end():]
+        parts.append(part)
+    return "".join(parts), found
+
+
+def check_signature(query: str, body: str, creds: Credentials) -> None:
+    payload, signature = signed_payload(query, body)
+    if not signature:
+        raise _mandatory("signature")
+    expected = hmac.new(creds.api_secret.encode("utf-8"), payload.encode("utf-8"),
+                        hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise ApiError(400, -1022, "Signature for this request is not valid.")
