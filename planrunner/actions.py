@@ -27,6 +27,7 @@ class LegRole(StrEnum):
     ENTRY = "entry"
     TAKE_PROFIT = "take_profit"
     STOP = "stop"
+    CLOSE = "close"  # `planrunner cancel --close`: exit the position at market
 
 
 class Strategy(StrEnum):

@@ -250,6 +250,74 @@ def _speed(text: str | None):
 
 
 @main.command()
+@click.argument("plan_path", metavar="[PLAN]", required=False)
+@click.option("--state", "state_path", default=None, metavar="FILE", help="State file to read.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def status(plan_path: str | None, state_path: str | None, output_format: str) -> None:
+    """Steps, orders, fills, position and P&L of a plan (all plans here without PLAN)."""
+    from pathlib import Path
+
+    from planrunner.commands import status as st
+    try:
+        if plan_path is None and state_path is None:
+            click.echo(st.status_all(Path.cwd()))
+            return
+        state, path = st.load_state(plan_path or state_path, state_path)
+        doc = st.report(state, path, _entry_side(plan_path, state))
+    except PlanrunnerError as exc:
+        _fail(str(exc))
+    if output_format == "json":
+        import json
+        click.echo(json.dumps(st.to_json(doc), sort_keys=True, indent=2))
+    else:
+        click.echo(st.render(doc))
+
+
+def _entry_side(plan_path: str | None, state) -> str:
+    """The plan file says the side; without it (or if it no longer loads), the first order does."""
+    from planrunner.commands.status import entry_side_of
+    if plan_path and not plan_path.endswith(".state.json"):
+        from planrunner.plan import check_file
+        trade_plan, _ = check_file(plan_path)
+        if trade_plan is not None:
+            return trade_plan.side.wire
+    return entry_side_of(state)
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN")
+@click.option("--close", is_flag=True, help="Also exit the position at market.")
+@click.option("--state", "state_path", default=None, metavar="FILE", help="State file.")
+def cancel(plan_path: str, close: bool, state_path: str | None) -> None:
+    """Cancel PLAN's open orders on the exchange (--close: and sell what it bought)."""
+    from planrunner.commands.cancel import run_cancel
+    try:
+        sys.exit(run_cancel(plan_path, state_path, close, _ClickConsole(), _hooks_factory(False)))
+    except PlanError as exc:
+        for diagnostic in exc.diagnostics:
+            click.echo(diagnostic.render(), err=True)
+        sys.exit(1)
+    except PlanrunnerError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _interrupted("The state is saved; run cancel again to finish.")
+
+
+@main.command("force-unlock")
+@click.argument("plan_path", metavar="PLAN")
+@click.option("--state", "state_path", default=None, metavar="FILE", help="State file.")
+def force_unlock(plan_path: str, state_path: str | None) -> None:
+    """Remove the state lock left by a process that died. Make sure it is really gone."""
+    from planrunner.commands.apply import state_store_for
+    try:
+        holder = state_store_for(plan_path, state_path).force_unlock()
+    except PlanrunnerError as exc:
+        _fail(str(exc))
+    click.echo("No lock was held." if holder is None else f"Removed the lock held by {holder}.")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback).")
 @click.option("--port", default=0, type=int, help="Port; 0 picks a free one.  [default: 0]")
 @click.option("--prices", "prices", multiple=True, metavar="FILE",

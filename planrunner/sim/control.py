@@ -13,7 +13,8 @@ hand in the exchange app" (for drift tests).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from planrunner.exchanges.base import OrderSnapshot
 from planrunner.money import to_decimal

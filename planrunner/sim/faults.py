@@ -15,9 +15,10 @@ requests it applies to (default 1). DELETE /sim/faults clears them all.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from planrunner.sim.errors import ApiError
 

@@ -10,9 +10,9 @@ engine. The engine is not thread safe: callers hold `lock` around every use.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Mapping
 
 from planrunner.clock import Clock
 from planrunner.exchanges.base import Commission, MarketRules, OrderSnapshot

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from planrunner.exchanges.rules import builtin_exchange_info
 from planrunner.sim.errors import ApiError

@@ -5,11 +5,19 @@ quantity a string with the symbol's asset precision (e.g. "0.00100000"). No floa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from planrunner.exchanges.base import (
-    Balance, Commission, Fill, MarketRules, OrderListSnapshot, OrderSnapshot, OrderStatus)
+    Balance,
+    Commission,
+    Fill,
+    MarketRules,
+    OrderListSnapshot,
+    OrderSnapshot,
+    OrderStatus,
+)
 
 Json = dict[str, Any]
 ClientIds = Callable[[OrderSnapshot], str]

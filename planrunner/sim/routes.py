@@ -5,8 +5,9 @@ Order placements and cancels cost 0 weight when they succeed (Binance, since 202
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from planrunner.sim import marketdata as md
 from planrunner.sim import trading as tr

@@ -186,7 +186,7 @@ class RunningSim:
 
     def __init__(self, server: _Server, app: SimApp):
         self._server, self.app = server, app
-        self._thread = threading.Thread(target=server.serve_forever, name="planrunner-sim",
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="planrunner-sim",
                                         daemon=True)
         self._thread.start()
 

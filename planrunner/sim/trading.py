@@ -8,10 +8,16 @@ server turns them into Binance's 400 answers.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from planrunner.errors import OrderNotFound
-from planrunner.exchanges.base import ExchangeRequest, OrderListSnapshot, OrderSnapshot, OrderStatus
+from planrunner.exchanges.base import (
+    ExchangeRequest,
+    OrderListSnapshot,
+    OrderSnapshot,
+    OrderStatus,
+)
 from planrunner.sim import responses as r
 from planrunner.sim.errors import ApiError
 from planrunner.sim.market import SimMarket
