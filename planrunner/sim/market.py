@@ -33,11 +33,11 @@ class SimMarket:
 
     def __init__(self, rules: Mapping[str, MarketRules], feed: PriceFeed, clock: Clock,
                  speed: Decimal, balances: Mapping[str, Decimal],
-                 commission: Commission = Commission()):
+                 commission: Commission | None = None):
         self.lock = threading.RLock()
         self.rules = dict(rules)
-        self.commission = commission
-        self.engine = MatchingEngine(self.rules, commission=commission, balances=balances)
+        self.commission = commission or Commission()
+        self.engine = MatchingEngine(self.rules, commission=self.commission, balances=balances)
         self._feed, self._clock, self._speed = feed, clock, speed
         self._position: FeedState = feed.initial_state()
         self._tape: dict[str, list[Trade]] = {}

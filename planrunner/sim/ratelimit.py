@@ -32,8 +32,8 @@ def _retry_after(now_ms: int, window_ms: int) -> int:
 class RateLimiter:
     """Counters for one simulator (all clients share the one account). Thread safe."""
 
-    def __init__(self, clock: Clock, limits: Limits = Limits()):
-        self._clock, self._limits = clock, limits
+    def __init__(self, clock: Clock, limits: Limits | None = None):
+        self._clock, self._limits = clock, limits or Limits()
         self._lock = threading.Lock()
         self._weight: dict[str, tuple[int, int]] = {}  # ip -> (window start, used)
         self._warned: dict[str, int] = {}  # ip -> window start of its last 429
@@ -88,7 +88,7 @@ class RateLimiter:
         return (start, current[1]) if current and current[0] == start else (start, 0)
 
     def _check_ban(self, ip: str, now: int) -> None:
-        until, seconds = self._banned.get(ip, (0, 0))
+        until = self._banned.get(ip, (0, 0))[0]
         if now < until:
             raise self._ban_error(until, max(1, -(-(until - now) // 1000)))
 

@@ -10,7 +10,7 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,7 +44,7 @@ class SimOptions:
     balances: tuple[tuple[str, Decimal], ...] | None = None  # None: the paper account's
     api_key: str | None = None
     api_secret: str | None = None
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def from_cli(cls, *, host: str, port: int, prices: tuple[str, ...], speed: str,

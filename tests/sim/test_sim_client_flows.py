@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from planrunner.exchanges.base import ExchangeRequest, OrderListSnapshot, OrderSnapshot, OrderStatus
+from planrunner.exchanges.base import (
+    ExchangeRequest,
+    OrderListSnapshot,
+    OrderSnapshot,
+    OrderStatus,
+)
 from planrunner.exchanges.binance import wire
 
 SYMBOL = "BTCUSDT"
@@ -31,7 +36,7 @@ def test_market_context_comes_from_exchange_info_ticker_and_account(client):
     ctx = client.market_context(SYMBOL)
     assert (ctx.rules.symbol, ctx.rules.tick_size, ctx.rules.step_size) == (
         SYMBOL, Decimal("0.01"), Decimal("0.00001"))
-    assert ctx.rules.min_notional == Decimal("5") and ctx.rules.opoco_allowed
+    assert ctx.rules.min_notional == Decimal(5) and ctx.rules.opoco_allowed
     assert ctx.last_price == OPEN
     assert (ctx.commission.maker, ctx.commission.taker) == (Decimal("0.001"), Decimal("0.001"))
     assert client.server_time() > 1_700_000_000_000
@@ -45,7 +50,7 @@ def test_limit_order_placed_queried_and_cancelled(client, control):
     assert client.query_order(SYMBOL, "flow-limit-1").order_id == placed.order_id
     assert [o.order_id for o in client.open_orders(SYMBOL)] == [placed.order_id]
     usdt = {b.asset: b for b in client.balances()}["USDT"]
-    assert (usdt.free, usdt.locked) == (Decimal("9930"), Decimal("70"))
+    assert (usdt.free, usdt.locked) == (Decimal(9930), Decimal(70))
     canceled = client.cancel_order(SYMBOL, "flow-limit-1")
     assert (canceled.status, canceled.client_order_id) == (OrderStatus.CANCELED, "flow-limit-1")
     assert client.open_orders(SYMBOL) == ()
@@ -60,10 +65,10 @@ def test_ack_answer_is_read_back_and_limit_fills_on_a_price_move(client, control
     assert [(c["origClientOrderId"], c["status"]) for c in changed] == [("flow-ack-1", "FILLED")]
     done = client.query_order(SYMBOL, "flow-ack-1")
     assert (done.status, done.executed_qty, done.cumulative_quote_qty) == (
-        OrderStatus.FILLED, Decimal("0.01"), Decimal("71"))
+        OrderStatus.FILLED, Decimal("0.01"), Decimal(71))
     trades = client.my_trades(SYMBOL, order_id=done.order_id)
     assert [(t.fill.price, t.fill.qty, t.fill.commission, t.fill.commission_asset) for t in trades] \
-        == [(Decimal("7100"), Decimal("0.01"), Decimal("0.00001"), "BTC")]
+        == [(Decimal(7100), Decimal("0.01"), Decimal("0.00001"), "BTC")]
 
 
 def test_oco_stop_leg_triggers_and_the_take_profit_expires(client, control):
@@ -72,7 +77,7 @@ def test_oco_stop_leg_triggers_and_the_take_profit_expires(client, control):
         aboveType="LIMIT_MAKER", abovePrice="7600", aboveClientOrderId="flow-oco-tp",
         belowType="STOP_LOSS", belowStopPrice="6900", belowClientOrderId="flow-oco-sl"))
     assert isinstance(placed, OrderListSnapshot) and placed.contingency_type == "OCO"
-    control.set_price(SYMBOL, Decimal("6899"))
+    control.set_price(SYMBOL, Decimal(6899))
     legs = {o.client_order_id: o for o in client.query_order_list("flow-oco").orders}
     assert legs["flow-oco-sl"].status is OrderStatus.FILLED
     assert (legs["flow-oco-tp"].status, legs["flow-oco-tp"].expiry_reason) == (
@@ -91,10 +96,10 @@ def test_oto_pending_leg_is_armed_when_the_working_order_fills(client, control):
         pendingType="LIMIT", pendingSide="SELL", pendingPrice="7500", pendingQuantity="0.02",
         pendingTimeInForce="GTC", pendingClientOrderId="flow-oto-p"))
     assert client.query_order(SYMBOL, "flow-oto-p").status is OrderStatus.PENDING_NEW
-    control.set_price(SYMBOL, Decimal("7090"))
+    control.set_price(SYMBOL, Decimal(7090))
     assert client.query_order(SYMBOL, "flow-oto-w").status is OrderStatus.FILLED
     assert client.query_order(SYMBOL, "flow-oto-p").status is OrderStatus.NEW
-    control.set_price(SYMBOL, Decimal("7500"))
+    control.set_price(SYMBOL, Decimal(7500))
     assert client.query_order(SYMBOL, "flow-oto-p").status is OrderStatus.FILLED
 
 
@@ -112,8 +117,8 @@ def test_otoco_take_profit_fills_after_the_entry(client, control):
                                         **_pending_oco("flow-otoco", "0.05")))
     assert [o.status for o in placed.orders] == [OrderStatus.NEW, OrderStatus.PENDING_NEW,
                                                  OrderStatus.PENDING_NEW]
-    control.set_price(SYMBOL, Decimal("7050"))
-    control.set_price(SYMBOL, Decimal("7600"))
+    control.set_price(SYMBOL, Decimal(7050))
+    control.set_price(SYMBOL, Decimal(7600))
     legs = {o.client_order_id: o.status for o in client.query_order_list("flow-otoco").orders}
     assert legs == {"flow-otoco-w": OrderStatus.FILLED, "flow-otoco-tp": OrderStatus.FILLED,
                     "flow-otoco-sl": OrderStatus.EXPIRED}
@@ -124,7 +129,7 @@ def test_opo_leg_is_sized_from_the_fill_net_of_commission(client, control):
         "opo", listClientOrderId="flow-opo", **_working("7100", "0.5", "flow-opo-w"),
         pendingType="LIMIT", pendingSide="SELL", pendingPrice="7500", pendingTimeInForce="GTC",
         pendingClientOrderId="flow-opo-p"))
-    control.set_price(SYMBOL, Decimal("7100"))
+    control.set_price(SYMBOL, Decimal(7100))
     leg = client.query_order(SYMBOL, "flow-opo-p")
     assert (leg.status, leg.orig_qty) == (OrderStatus.NEW, Decimal("0.49950"))  # 0.5 - 0.1% fee
 
@@ -134,8 +139,8 @@ def test_opoco_legs_share_the_net_quantity(client, control):
                                         **_working("7100", "0.2", "flow-opoco-w"),
                                         **_pending_oco("flow-opoco", None)))
     assert all(o.orig_qty == 0 for o in placed.orders[1:])  # no quantity until the entry fills
-    control.set_price(SYMBOL, Decimal("7080"))
+    control.set_price(SYMBOL, Decimal(7080))
     legs = {o.client_order_id: o for o in client.query_order_list("flow-opoco").orders}
     assert legs["flow-opoco-tp"].orig_qty == legs["flow-opoco-sl"].orig_qty == Decimal("0.19980")
     btc = {b.asset: b for b in client.balances()}["BTC"]
-    assert (btc.free, btc.locked) == (Decimal("1"), Decimal("0.19980"))
+    assert (btc.free, btc.locked) == (Decimal(1), Decimal("0.19980"))
