@@ -40,3 +40,28 @@ def make_client(base_url: str, clock, *, secret: str = API_SECRET, key: str = AP
     return BinanceClient(transport=RequestsTransport(), clock=clock, signer=HmacSigner(key, secret),
                          base_url=base_url, name="binance-sim", retry=retry,
                          rng=random.Random(7), timeout=kw.pop("timeout", 5.0), **kw)
+
+
+class RawApi:
+    """Signed Binance calls with `requests` directly, to look at the simulator's raw JSON."""
+
+    def __init__(self, base_url: str, clock):
+        import requests
+
+        from planrunner.exchanges.binance.signing import signed_payload
+
+        self._base, self._clock, self._sign = base_url, clock, signed_payload
+        self._session = requests.Session()
+        self._session.headers["X-MBX-APIKEY"] = API_KEY
+        self._signer = HmacSigner(API_KEY, API_SECRET)
+
+    def call(self, method: str, path: str, signed: bool = True, **params: str):
+        pairs = list(params.items())
+        if signed:
+            pairs.append(("timestamp", str(self._clock.now_ms())))
+            query = self._sign(pairs, self._signer)
+        else:
+            from urllib.parse import urlencode
+            query = urlencode(pairs)
+        answer = self._session.request(method, f"{self._base}{path}?{query}", timeout=5)
+        return answer.status_code, answer.json(), answer.headers
