@@ -152,12 +152,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if reply.delay_ms > 0:
             time.sleep(reply.delay_ms / 1000)
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting (a delay fault); so be it
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one quiet server; the client logs every call
