@@ -135,7 +135,7 @@ def _fresh_namespace() -> str:
 
 def _compile_plan_file(plan_path: str, namespace: str):
     from planrunner.compile import compile_plan
-    from planrunner.exchanges.factory import paper_capabilities, paper_market_context
+    from planrunner.exchanges.factory import open_capabilities, read_market_context
     from planrunner.plan import check_file
 
     trade_plan, diagnostics = check_file(plan_path)
@@ -143,12 +143,8 @@ def _compile_plan_file(plan_path: str, namespace: str):
         raise PlanError(diagnostics)
     for diagnostic in diagnostics:  # warnings only: the plan is valid
         click.echo(diagnostic.render(), err=True)
-    if trade_plan.exchange != "paper":
-        raise PlanrunnerError(
-            f"planning against {trade_plan.exchange} is not available yet in this version; "
-            f"set `exchange: paper` in {plan_path} to see the plan on the paper exchange")
-    market = paper_market_context(trade_plan.symbol)
-    return compile_plan(trade_plan, market, paper_capabilities(), namespace)
+    market = read_market_context(trade_plan.exchange, trade_plan.symbol)
+    return compile_plan(trade_plan, market, open_capabilities(trade_plan.exchange), namespace)
 
 
 def _plan_note(action_plan, out: str | None, fresh: bool) -> str:
@@ -216,7 +212,7 @@ def apply(target: str, yes: bool, dry_run: bool, follow: bool, state_path: str |
           output_format: str, speed: str | None) -> None:
     """Place PLAN's orders and follow it; resumable, exactly once. Ctrl-C is always safe."""
     if dry_run:
-        sys.exit(run_plan(target, output_format=output_format))
+        _dry_run(target, state_path, output_format)
     from planrunner.commands.apply import ApplyOptions, run_apply
     try:
         options = ApplyOptions(
@@ -234,6 +230,21 @@ def apply(target: str, yes: bool, dry_run: bool, follow: bool, state_path: str |
     except KeyboardInterrupt:
         _interrupted("The state is saved and every order placed stays on the exchange; run the "
                      "same apply again to resume.")
+
+
+def _dry_run(target: str, state_path: str | None, output_format: str) -> None:
+    """`apply --dry-run` is `plan`, with the state's namespace so the client ids match."""
+    if state_path is None:
+        plan.callback(target, output_format, None, False)  # exits
+    from planrunner.state import StateStore
+    try:
+        state = StateStore(state_path).load()
+    except PlanrunnerError as exc:
+        _fail(str(exc))
+    sys.exit(run_plan(target, output_format=output_format,
+                      namespace=state.namespace if state else None,
+                      state_lineage=state.lineage if state else None,
+                      state_serial=state.serial if state else None))
 
 
 def _speed(text: str | None):

@@ -76,9 +76,21 @@ def open_exchange(name: str, *, clock: Clock | None = None, speed: Decimal | Non
         paper = open_paper_exchange(clock=clock, speed=speed)
         return paper, paper.advance
     if name in ("binance", "binance-testnet"):
+        import os
+
         from planrunner.exchanges.binance.client import BinanceClient
+        from planrunner.exchanges.binance.signing import missing_credentials_error, signer_from_env
+        if signer_from_env(os.environ) is None:  # fail before any network call
+            raise missing_credentials_error()
         return BinanceClient.from_env(name, clock=clock), None
     raise CompileError(f"unknown exchange {name!r}: use one of {', '.join(VENUES)}")
+
+
+def open_capabilities(name: str) -> Capabilities:
+    """Capabilities without opening a connection: they depend on the venue kind only."""
+    if name == "paper":
+        return paper_capabilities()
+    return Capabilities(name=name, order_test=True, live=True)
 
 
 def read_market_context(name: str, symbol: str) -> MarketContext:

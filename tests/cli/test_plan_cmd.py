@@ -140,10 +140,11 @@ def test_unknown_paper_symbol_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("exchange", ["binance", "binance-testnet"])
-def test_live_exchanges_are_not_available_yet(tmp_path, exchange):
+def test_live_exchanges_without_keys_fail_before_any_network_call(tmp_path, exchange, monkeypatch):
+    for name in ("BINANCE_API_KEY", "BINANCE_API_SECRET", "BINANCE_PRIVATE_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
     text = GOOD_PLAN.replace("exchange: paper", f"exchange: {exchange}")
-    _assert_clean_failure(_run(_plan_file(tmp_path, text)), "not available yet",
-                          "exchange: paper")
+    _assert_clean_failure(_run(_plan_file(tmp_path, text)), "BINANCE_API_KEY")
 
 
 def test_unwritable_out_is_a_clear_error(tmp_path):
