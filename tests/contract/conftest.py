@@ -30,6 +30,7 @@ class Venue:
     name: str
     exchange: Exchange
     market: MarketDriver
+    close: Callable[[], None] | None = None  # releases what the factory started (a server)
 
 
 class PaperMarket:
@@ -48,14 +49,36 @@ def paper_venue(tmp_path: Path) -> Venue:
     return Venue("paper", exchange, PaperMarket(exchange))
 
 
+def binance_sim_venue(tmp_path: Path) -> Venue:
+    """The real BinanceClient over HTTP (RequestsTransport) against `planrunner sim` in process;
+    the market moves through POST /sim/price."""
+    from planrunner.clock import SystemClock
+    from planrunner.exchanges.binance.client import BinanceClient, RetryPolicy
+    from planrunner.exchanges.binance.signing import HmacSigner
+    from planrunner.exchanges.http import RequestsTransport
+    from planrunner.sim.remote import SimControl
+    from planrunner.sim.server import SimOptions, start_simulator
+
+    key, secret = "contract-sim-key", "contract-sim-secret"
+    sim = start_simulator(SimOptions(api_key=key, api_secret=secret))
+    client = BinanceClient(transport=RequestsTransport(), clock=SystemClock(),
+                           signer=HmacSigner(key, secret), base_url=sim.base_url,
+                           name="binance-sim", retry=RetryPolicy(attempts=2, base_delay=0.01))
+    return Venue("binance-sim", client, SimControl(sim.base_url), close=sim.stop)
+
+
 VENUES: dict[str, Callable[[Path], Venue]] = {
     "paper": paper_venue,
+    "binance-sim": binance_sim_venue,
 }
 
 
 @pytest.fixture(params=sorted(VENUES))
-def venue(request, tmp_path) -> Venue:
-    return VENUES[request.param](tmp_path)
+def venue(request, tmp_path):
+    made = VENUES[request.param](tmp_path)
+    yield made
+    if made.close is not None:
+        made.close()
 
 
 @pytest.fixture
