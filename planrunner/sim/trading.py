@@ -21,12 +21,12 @@ from planrunner.exchanges.base import (
 from planrunner.sim import responses as r
 from planrunner.sim.errors import ApiError
 from planrunner.sim.market import SimMarket
-from planrunner.sim.marketdata import bad_value, int_param, known_symbol
+from planrunner.sim.marketdata import bad_value, int_param, known_symbol, mandatory
 
 Params = Mapping[str, str]
 _RESP_TYPES = ("ACK", "RESULT", "FULL")
 _UNKNOWN = "Unknown order sent."
-LIST_DEFAULT_RESP = "FULL"  # Binance does not document the lists' default; FULL reads best
+LIST_DEFAULT_RESP = "RESULT"  # undocumented; the official list examples show RESULT reports
 
 
 def _request(path: str, params: Params) -> ExchangeRequest:
@@ -242,7 +242,33 @@ def commission(market: SimMarket, params: Params, now_ms: int) -> Any:
     return r.commission_json(known_symbol(market, params), market.commission)
 
 
-def legacy_oco(market: SimMarket, params: Params, now_ms: int) -> Any:
-    raise ApiError(400, -1020, "This operation is not supported. The simulator does not serve the "
-                               "deprecated POST /api/v3/order/oco; use POST /api/v3/orderList/oco.")
+def _legacy_legs(params: Params) -> tuple[dict[str, str], dict[str, str]]:
+    """The deprecated OCO's legs: LIMIT_MAKER at `price`, STOP_LOSS(_LIMIT) at `stopPrice`."""
+    for name in ("quantity", "price", "stopPrice"):
+        if not params.get(name):
+            raise mandatory(name)
+    if params.get("stopLimitPrice") and not params.get("stopLimitTimeInForce"):
+        raise mandatory("stopLimitTimeInForce")
+    limit = {"Type": "LIMIT_MAKER", "Price": params["price"],
+             "ClientOrderId": params.get("limitClientOrderId", "")}
+    stop = {"Type": "STOP_LOSS_LIMIT" if params.get("stopLimitPrice") else "STOP_LOSS",
+            "StopPrice": params["stopPrice"], "Price": params.get("stopLimitPrice", ""),
+            "TimeInForce": params.get("stopLimitTimeInForce", ""),
+            "TrailingDelta": params.get("trailingDelta", ""),
+            "ClientOrderId": params.get("stopClientOrderId", "")}
+    return limit, stop
 
+
+def legacy_oco(market: SimMarket, params: Params, now_ms: int) -> Any:
+    """POST /api/v3/order/oco (deprecated since 2024-04): served as the orderList/oco it stands
+    for, a SELL with the limit leg above and the stop below, a BUY the other way round."""
+    side = params.get("side")
+    if side not in ("BUY", "SELL"):
+        raise mandatory("side") if not side else ApiError(400, -1117, "Invalid side.")
+    limit, stop = _legacy_legs(params)
+    above, below = (limit, stop) if side == "SELL" else (stop, limit)
+    translated = {k: params[k] for k in ("symbol", "side", "quantity", "listClientOrderId",
+                                         "newOrderRespType") if params.get(k)}
+    for prefix, leg in (("above", above), ("below", below)):
+        translated.update({f"{prefix}{k}": v for k, v in leg.items() if v})
+    return new_order_list("/api/v3/orderList/oco")(market, translated, now_ms)

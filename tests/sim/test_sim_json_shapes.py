@@ -159,5 +159,16 @@ def test_errors_are_binance_shaped(api):
     assert (status, body["code"]) == (400, -2010) and "insufficient balance" in body["msg"]
     status, body, _ = api.call("GET", "/api/v3/nothing", signed=False)
     assert status == 404 and body["code"] == -1000
-    status, body, _ = api.call("POST", "/api/v3/order/oco", symbol=SYMBOL)
-    assert (status, body["code"]) == (400, -1020) and "/api/v3/orderList/oco" in body["msg"]
+    status, body, _ = api.call("POST", "/api/v3/order/oco", symbol=SYMBOL, side="SELL")
+    assert (status, body["code"]) == (400, -1102) and "'quantity'" in body["msg"]
+
+
+def test_deprecated_oco_is_served_as_an_order_list(api, examples):
+    status, body, _ = api.call("POST", "/api/v3/order/oco", symbol=SYMBOL, side="SELL",
+                               quantity="0.1", price="7600", stopPrice="6900",
+                               stopLimitPrice="6850", stopLimitTimeInForce="GTC",
+                               limitClientOrderId="old-tp", stopClientOrderId="old-sl")
+    assert status == 200, body
+    _same_list_shape(body, example(examples, "POST /api/v3/order/oco"))
+    legs = {r["clientOrderId"]: (r["type"], r.get("stopPrice")) for r in body["orderReports"]}
+    assert legs == {"old-tp": ("LIMIT_MAKER", None), "old-sl": ("STOP_LOSS_LIMIT", "6900.00000000")}
