@@ -47,6 +47,7 @@ class MatchingEngine(ListContingencies):
         self._prices: dict[str, Decimal] = {}
         self._counters = {"order_id": 1, "order_list_id": 1, "trade_id": 1, "client_id": 1}
         self._changed: dict[int, None] = {}
+        self._caps: dict[int, Decimal] = {}  # order id -> most its next maker fill may trade
 
     # ----------------------------------------------------------------- market
     def set_price(self, symbol: str, price: Decimal, now_ms: int) -> list[OrderSnapshot]:
@@ -66,6 +67,14 @@ class MatchingEngine(ListContingencies):
 
     def last_price(self, symbol: str) -> Decimal | None:
         return self._prices.get(symbol)
+
+    def cap_next_fill(self, order_id: int, qty: Decimal) -> None:
+        """The order's next maker fill trades at most `qty`; the rest stays open as
+        PARTIALLY_FILLED (the simulator's "fill partially" fault). Not persisted."""
+        self._caps[order_id] = qty
+
+    def clear_fill_caps(self) -> None:
+        self._caps.clear()
 
     def _on_trade(self, order: Order, price: Decimal, now_ms: int) -> None:
         if order.is_stop and not order.triggered:
@@ -207,7 +216,8 @@ class MatchingEngine(ListContingencies):
     # ----------------------------------------------------------------- fills and endings
     def _fill(self, order: Order, price: Decimal, *, maker: bool, now_ms: int) -> None:
         rules = self._rules[order.symbol]
-        qty = order.remaining
+        cap = self._caps.pop(order.order_id, None) if maker else None
+        qty = order.remaining if cap is None else min(cap, order.remaining)
         quote = price * qty
         pay_asset, pay = (rules.quote_asset, quote) if order.side == "BUY" else (rules.base_asset, qty)
         if not self._ledger.can_spend(order.hold_key, pay_asset, pay):
@@ -216,7 +226,8 @@ class MatchingEngine(ListContingencies):
         self._ledger.spend(order.hold_key, pay_asset, pay)
         fill = self._commissioned_fill(order, rules, price, qty, maker, now_ms)
         self._fills.setdefault(order.order_id, []).append(fill)
-        done = order.with_(executed_qty=order.executed_qty + qty, status=OrderStatus.FILLED,
+        status = OrderStatus.FILLED if qty == order.remaining else OrderStatus.PARTIALLY_FILLED
+        done = order.with_(executed_qty=order.executed_qty + qty, status=status,
                            cumulative_quote_qty=order.cumulative_quote_qty + quote,
                            update_time_ms=now_ms)
         self._put(done)
