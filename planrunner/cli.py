@@ -214,13 +214,19 @@ def apply(target: str, yes: bool, dry_run: bool, follow: bool, state_path: str |
     if dry_run:
         _dry_run(target, state_path, output_format)
     from planrunner.commands.apply import ApplyOptions, run_apply
+    options = ApplyOptions(
+        target=target, state_path=state_path, yes=yes, follow=follow,
+        json_events=output_format == "json", speed=_speed(speed),
+        interactive=sys.stdin.isatty() and sys.stdout.isatty(), color=_use_color(sys.stdout))
+    _guarded(lambda: run_apply(options, _ClickConsole(), _hooks_factory(options.json_events)),
+             "The state is saved and every order placed stays on the exchange; run the same "
+             "apply again to resume.")
+
+
+def _guarded(command, on_interrupt: str) -> None:
+    """Run a workflow; every planrunner error becomes a clear message and exit 1, Ctrl-C 130."""
     try:
-        options = ApplyOptions(
-            target=target, state_path=state_path, yes=yes, follow=follow,
-            json_events=output_format == "json", speed=_speed(speed),
-            interactive=sys.stdin.isatty() and sys.stdout.isatty(),
-            color=_use_color(sys.stdout))
-        sys.exit(run_apply(options, _ClickConsole(), _hooks_factory(options.json_events)))
+        code = command()
     except PlanError as exc:
         for diagnostic in exc.diagnostics:
             click.echo(diagnostic.render(), err=True)
@@ -228,8 +234,8 @@ def apply(target: str, yes: bool, dry_run: bool, follow: bool, state_path: str |
     except PlanrunnerError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        _interrupted("The state is saved and every order placed stays on the exchange; run the "
-                     "same apply again to resume.")
+        _interrupted(on_interrupt)
+    sys.exit(code)
 
 
 def _dry_run(target: str, state_path: str | None, output_format: str) -> None:
@@ -303,16 +309,9 @@ def _entry_side(plan_path: str | None, state) -> str:
 def cancel(plan_path: str, close: bool, state_path: str | None) -> None:
     """Cancel PLAN's open orders on the exchange (--close: and sell what it bought)."""
     from planrunner.commands.cancel import run_cancel
-    try:
-        sys.exit(run_cancel(plan_path, state_path, close, _ClickConsole(), _hooks_factory(False)))
-    except PlanError as exc:
-        for diagnostic in exc.diagnostics:
-            click.echo(diagnostic.render(), err=True)
-        sys.exit(1)
-    except PlanrunnerError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _interrupted("The state is saved; run cancel again to finish.")
+    _guarded(lambda: run_cancel(plan_path, state_path, close, _ClickConsole(),
+                                _hooks_factory(False)),
+             "The state is saved; run cancel again to finish.")
 
 
 @main.command("force-unlock")
