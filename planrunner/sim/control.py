@@ -22,7 +22,7 @@ from planrunner.sim import responses as r
 from planrunner.sim import trading
 from planrunner.sim.errors import ApiError
 from planrunner.sim.faults import FaultBook, parse_fault
-from planrunner.sim.market import SimMarket
+from planrunner.sim.market import PartialFill, SimMarket
 from planrunner.sim.marketdata import known_symbol, mandatory
 from planrunner.sim.ratelimit import RateLimiter
 
@@ -96,16 +96,37 @@ class Control:
                                  for b in self._market.engine.balances()]}
 
     def list_faults(self, data: Mapping[str, Any]) -> Any:
-        return self._faults.to_json()
+        with self._market.lock:
+            partial = [p.to_json() for p in self._market.partial_fills]
+        return {**self._faults.to_json(), "partial_fills": partial}
 
     def add_fault(self, data: Mapping[str, Any]) -> Any:
-        self._faults.add(parse_fault(data))
-        return self._faults.to_json()
+        if data.get("kind") == "partial":
+            rule = self._partial(data)
+            with self._market.lock:
+                self._market.partial_fills.append(rule)
+        else:
+            self._faults.add(parse_fault(data))
+        return self.list_faults(data)
+
+    def _partial(self, data: Mapping[str, Any]) -> PartialFill:
+        symbol = known_symbol(self._market, {"symbol": str(data.get("symbol", ""))})
+        try:
+            fraction = to_decimal(str(data.get("fraction", "")))
+        except ValueError:
+            fraction = Decimal(-1)
+        if not 0 < fraction < 1:
+            raise ApiError(400, -1130, "a partial fill needs 'fraction' strictly between 0 and "
+                                       f"1, got {data.get('fraction')!r}")
+        client_id = data.get("client_order_id")
+        return PartialFill(symbol, fraction, None if client_id in (None, "") else str(client_id))
 
     def clear_faults(self, data: Mapping[str, Any]) -> Any:
         self._faults.clear()
         self._limiter.clear_bans()
-        return self._faults.to_json()
+        with self._market.lock:
+            self._market.partial_fills.clear()
+        return self.list_faults(data)
 
     def cancel(self, data: Mapping[str, Any]) -> Any:
         params = {k: str(v) for k, v in data.items()}

@@ -7,6 +7,8 @@ requests, on which path. Kinds:
   rate_limit  answer 429 (-1003) with Retry-After `retry_after` (default 1), executing nothing
   ban         answer 418 with Retry-After `retry_after` (default 120), executing nothing
   skew        move the server clock by `ms` (until cleared; `count` is ignored)
+  partial     the next fill of a resting order on `symbol` (and `client_order_id`, if given)
+              trades only `fraction` of it (kept by the market, see SimMarket.partial_fills)
 
 `path` limits a fault to one request path (default: every /api/ path); `count` is how many
 requests it applies to (default 1). DELETE /sim/faults clears them all.

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from planrunner.clock import Clock
-from planrunner.exchanges.base import Commission, MarketRules, OrderSnapshot
+from planrunner.exchanges.base import Commission, MarketRules, OrderSnapshot, OrderStatus
 from planrunner.exchanges.paper.feed import FeedState, PriceFeed
 from planrunner.exchanges.paper.matching import MatchingEngine
+from planrunner.money import floor_to
 
 _HISTORY_LIMIT = 200_000  # trades kept per symbol for klines / avgPrice
 
@@ -26,6 +27,20 @@ _HISTORY_LIMIT = 200_000  # trades kept per symbol for klines / avgPrice
 class Trade:
     time_ms: int
     price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PartialFill:
+    """The next fill of a resting order on `symbol` (with this client id, if given) trades only
+    `fraction` of what is left, rounded down to the step size; used up once it happens."""
+
+    symbol: str
+    fraction: Decimal
+    client_order_id: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"symbol": self.symbol, "fraction": str(self.fraction),
+                "clientOrderId": self.client_order_id}
 
 
 class SimMarket:
@@ -43,6 +58,7 @@ class SimMarket:
         self._tape: dict[str, list[Trade]] = {}
         self._renamed: dict[int, str] = {}  # orderId -> the client id a cancel gave it
         self._cancel_ids = 0
+        self.partial_fills: list[PartialFill] = []
         self._deliver(feed.start_ms)
         self._wall_anchor = clock.now_ms()
 
@@ -64,18 +80,41 @@ class SimMarket:
 
     def set_price(self, symbol: str, price: Decimal) -> list[OrderSnapshot]:
         """A trade at `price` now (POST /sim/price): matching runs at once."""
-        changes = self.engine.set_price(symbol, price, self.market_time_ms)
-        self._record(symbol, self.market_time_ms, price)
-        return list(changes)
+        return self._trade(symbol, price, self.market_time_ms)
 
     def _deliver(self, until_ms: int) -> list[OrderSnapshot]:
         ticks, self._position = self._feed.advance(self._position, until_ms)
         changes: list[OrderSnapshot] = []
         for tick in ticks:
             if tick.symbol in self.rules:
-                changes.extend(self.engine.set_price(tick.symbol, tick.price, tick.time_ms))
-                self._record(tick.symbol, tick.time_ms, tick.price)
+                changes.extend(self._trade(tick.symbol, tick.price, tick.time_ms))
         return changes
+
+    def _trade(self, symbol: str, price: Decimal, time_ms: int) -> list[OrderSnapshot]:
+        capped = self._arm_partial_fills(symbol)
+        try:
+            changes = list(self.engine.set_price(symbol, price, time_ms))
+        finally:
+            self.engine.clear_fill_caps()
+        self._record(symbol, time_ms, price)
+        for order in changes:
+            rule = capped.get(order.order_id)
+            if rule in self.partial_fills and order.status is OrderStatus.PARTIALLY_FILLED:
+                self.partial_fills.remove(rule)
+        return changes
+
+    def _arm_partial_fills(self, symbol: str) -> dict[int, PartialFill]:
+        capped: dict[int, PartialFill] = {}
+        step = self.rules[symbol].step_size
+        for rule in (r for r in self.partial_fills if r.symbol == symbol):
+            for order in self.engine.open_orders(symbol):
+                if rule.client_order_id not in (None, order.client_order_id, self.client_id(order)):
+                    continue
+                qty = floor_to((order.orig_qty - order.executed_qty) * rule.fraction, step)
+                if qty > 0 and order.order_id not in capped:
+                    self.engine.cap_next_fill(order.order_id, qty)
+                    capped[order.order_id] = rule
+        return capped
 
     def _record(self, symbol: str, time_ms: int, price: Decimal) -> None:
         tape = self._tape.setdefault(symbol, [])
