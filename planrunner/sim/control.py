@@ -14,6 +14,7 @@ hand in the exchange app" (for drift tests).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from planrunner.exchanges.base import OrderSnapshot

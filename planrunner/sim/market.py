@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from planrunner.clock import Clock
-from planrunner.exchanges.base import Commission, MarketRules, OrderSnapshot, OrderStatus
+from planrunner.exchanges.base import (
+    Commission,
+    MarketRules,
+    OrderSnapshot,
+    OrderStatus,
+)
 from planrunner.exchanges.paper.feed import FeedState, PriceFeed
 from planrunner.exchanges.paper.matching import MatchingEngine
 from planrunner.money import floor_to

@@ -134,12 +134,12 @@ def test_cleared_faults_lift_a_ban(sim, control):
 def test_partial_fill_fault_leaves_the_order_partially_filled(client, control):
     client.submit(buy("part-1", price="7100"))
     control.add_fault("partial", symbol=SYMBOL, client_order_id="part-1", fraction="0.3")
-    control.set_price(SYMBOL, Decimal("7100"))
+    control.set_price(SYMBOL, Decimal(7100))
     part = client.query_order(SYMBOL, "part-1")
     assert (part.status, part.executed_qty) == (OrderStatus.PARTIALLY_FILLED, Decimal("0.003"))
     usdt = {b.asset: b for b in client.balances()}["USDT"]
     assert usdt.locked == Decimal("49.7")  # 0.007 still on the book at 7100
-    control.set_price(SYMBOL, Decimal("7090"))  # the fault is used up: the rest fills
+    control.set_price(SYMBOL, Decimal(7090))  # the fault is used up: the rest fills
     done = client.query_order(SYMBOL, "part-1")
     assert (done.status, done.executed_qty) == (OrderStatus.FILLED, Decimal("0.01"))
     assert len(client.my_trades(SYMBOL, order_id=done.order_id)) == 2
