@@ -68,8 +68,31 @@ def remaining(action_plan: ActionPlan, state: State | None) -> ActionPlan:
     return dataclasses.replace(action_plan, actions=actions)
 
 
+def _no_changes(options: ApplyOptions, console: Console, make_hooks: Callable[[], Any],
+                state: State, plan: TradePlan) -> None:
+    text = f"No changes. Plan {plan.name} is complete. {realised_line(state, _quote(plan))}"
+    if not options.json_events:
+        console.out(text)
+        return
+    hooks = make_hooks()  # --format json keeps stdout one JSON object per line
+    hooks.note(text)
+    hooks.plan_complete(state)
+
+
 def check_saved(saved: Any, action_plan: ActionPlan, state: State | None) -> None:
     """Terraform's rule: a saved plan applies only to the state it was made against."""
+    check_saved_state(saved, state)
+    if saved.fingerprint != action_plan.fingerprint or saved.namespace != action_plan.namespace:
+        raise StalePlan("the plan file changed since the plan was saved; review it again with "
+                        "`planrunner plan PLAN --out FILE`")
+    if _requests(saved.payload) != _requests(_json(action_plan)):
+        raise StalePlan("the orders this plan would place today differ from the saved plan "
+                        "(market rules or prices moved); review them again with `planrunner "
+                        "plan PLAN --out FILE`")
+
+
+def check_saved_state(saved: Any, state: State | None) -> None:
+    """The state part of the rule, checked before anything else (a finished plan too)."""
     lineage = state.lineage if state else None
     serial = state.serial if state else None
     if saved.state_lineage != lineage:
@@ -79,13 +102,6 @@ def check_saved(saved: Any, action_plan: ActionPlan, state: State | None) -> Non
         raise StalePlan(f"the saved plan is stale: the state moved on since it was saved (serial "
                         f"{saved.state_serial} -> {serial}); make a new one with `planrunner plan "
                         f"PLAN --out FILE`")
-    if saved.fingerprint != action_plan.fingerprint or saved.namespace != action_plan.namespace:
-        raise StalePlan("the plan file changed since the plan was saved; review it again with "
-                        "`planrunner plan PLAN --out FILE`")
-    if _requests(saved.payload) != _requests(_json(action_plan)):
-        raise StalePlan("the orders this plan would place today differ from the saved plan "
-                        "(market rules or prices moved); review them again with `planrunner "
-                        "plan PLAN --out FILE`")
 
 
 def _json(action_plan: ActionPlan) -> dict[str, Any]:
@@ -99,13 +115,18 @@ def _requests(payload: dict[str, Any]) -> list[Any]:
             for a in payload.get("actions", [])]
 
 
-def refuse_edited(state: State, plan: TradePlan, fingerprint: str, path: Path) -> State | None:
+def refuse_edited(state: State, plan: TradePlan, fingerprint: str, path: Path) -> State:
     """An edited plan: start over if nothing was sent yet, else refuse (re-apply rules come
-    later; carrying out an edit half-way could leave a position unprotected)."""
+    later; carrying out an edit half-way could leave a position unprotected).
+
+    Starting over keeps the lineage (so the namespace) and the serial: the store refuses to
+    overwrite a file with another lineage or an older serial, and no order used the namespace."""
     if state.plan_fingerprint == fingerprint:
         return state
     if not state.has_exchange_activity:
-        return None
+        return dataclasses.replace(state, plan_fingerprint=fingerprint, plan_name=plan.name,
+                                   exchange=plan.exchange, symbol=plan.symbol, steps=(),
+                                   orders=(), fills=(), realised_pnl=None)
     raise StateError(
         f"plan '{plan.name}' changed since it was applied (state {path}, serial {state.serial}). "
         f"Applying an edited plan is not supported yet: nothing was sent. Restore the plan as it "
@@ -129,9 +150,10 @@ def run_apply(options: ApplyOptions, console: Console,
         state = store.load(plan_name=trade_plan.name)
         if state is not None:
             state = refuse_edited(state, trade_plan, plan_fingerprint(trade_plan), store.path)
+        if target.saved is not None:
+            check_saved_state(target.saved, state)  # also when nothing is left to do
         if state is not None and state.steps and all(s.status.is_final for s in state.steps):
-            console.out(f"No changes. Plan {trade_plan.name} is complete. "
-                        f"{realised_line(state, _quote(trade_plan))}")
+            _no_changes(options, console, make_hooks, state, trade_plan)
             return 0
         return _apply_locked(options, console, make_hooks, target, trade_plan, store, state)
 
