@@ -33,8 +33,8 @@ H2_SIG = "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3"
     (f"{H1}&signature={H1_SIG.upper()}", ""),  # hex is case-insensitive
     # rest-api.md example 3: query + body joined with no '&' between them
     ("symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC",
-     "quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
-     "&signature=0fd168b8ddb4876a0358a8d14d0c9f3da0e9b20c5d52b2a00fcf7d1c602f9a77"),
+     ("quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+     "&signature=0fd168b8ddb4876a0358a8d14d0c9f3da0e9b20c5d52b2a00fcf7d1c602f9a77")),
     (f"{H2}&signature={H2_SIG}", ""),
 ])
 def test_official_vectors_verify(query, body):
