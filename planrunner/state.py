@@ -203,6 +203,9 @@ def parse_state(raw: bytes, path: Path) -> State:
     except (UnicodeDecodeError, ValueError) as exc:
         raise StateCorrupt(f"{path} is not a valid state file ({exc}). "
                            f"{_restore_advice(path)}") from None
+    except RecursionError:  # thousands of nested brackets: never a state file
+        raise StateCorrupt(f"{path} is not a valid state file (nested too deeply). "
+                           f"{_restore_advice(path)}") from None
     _check_version(data, path)
     try:
         state = state_from_dict(data)
