@@ -226,6 +226,9 @@ def _check_version(data: object, path: Path) -> None:
     if not isinstance(version, int) or isinstance(version, bool):
         raise StateCorrupt(f"{path} is not a planrunner state file (no format_version). "
                            f"{_restore_advice(path)}")
+    if version < 1:
+        raise StateCorrupt(f"{path} has format_version {version}, which no planrunner writes "
+                           f"(edited by hand?). {_restore_advice(path)}")
     if version > FORMAT_VERSION:
         raise StateCorrupt(
             f"{path} was written by a newer planrunner (state format {version}; this one reads "
