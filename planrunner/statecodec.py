@@ -51,6 +51,13 @@ class _Reader:
     def int_(self, key: str) -> int:
         return self._get(key, (int,))
 
+    def count(self, key: str) -> int:
+        """A counter such as the serial: an integer that is never negative."""
+        value = self.int_(key)
+        if value < 0:
+            raise CodecError(f"{self.where}.{key} is negative ({value})")
+        return value
+
     def opt_int(self, key: str) -> int | None:
         return self._get(key, (int,), optional=True)
 
@@ -196,7 +203,7 @@ def state_from_dict(data: Any) -> State:
     return State(
         lineage=r.str_("lineage"), namespace=r.str_("namespace"),
         plan_fingerprint=r.str_("plan_fingerprint"), plan_name=r.str_("plan_name"),
-        exchange=r.str_("exchange"), symbol=r.str_("symbol"), serial=r.int_("serial"),
+        exchange=r.str_("exchange"), symbol=r.str_("symbol"), serial=r.count("serial"),
         steps=tuple(_step_from(x, f"steps[{i}]") for i, x in enumerate(r.list_("steps"))),
         orders=tuple(_order_from(cid, orders[cid]) for cid in sorted(orders)),
         fills=tuple(_fill_from(x, f"fills[{i}]") for i, x in enumerate(r.list_("fills"))),
