@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import random
 import threading
+from urllib.parse import urlencode
+
+import requests
 
 from planrunner.clock import SystemClock
 from planrunner.exchanges.binance.client import BinanceClient, RetryPolicy
-from planrunner.exchanges.binance.signing import HmacSigner
+from planrunner.exchanges.binance.signing import HmacSigner, signed_payload
 from planrunner.exchanges.http import RequestsTransport
 
 API_KEY = "sim-test-key-0123456789abcdef"
@@ -46,11 +49,7 @@ class RawApi:
     """Signed Binance calls with `requests` directly, to look at the simulator's raw JSON."""
 
     def __init__(self, base_url: str, clock):
-        import requests
-
-        from planrunner.exchanges.binance.signing import signed_payload
-
-        self._base, self._clock, self._sign = base_url, clock, signed_payload
+        self._base, self._clock = base_url, clock
         self._session = requests.Session()
         self._session.headers["X-MBX-APIKEY"] = API_KEY
         self._signer = HmacSigner(API_KEY, API_SECRET)
@@ -59,9 +58,8 @@ class RawApi:
         pairs = list(params.items())
         if signed:
             pairs.append(("timestamp", str(self._clock.now_ms())))
-            query = self._sign(pairs, self._signer)
+            query = signed_payload(pairs, self._signer)
         else:
-            from urllib.parse import urlencode
             query = urlencode(pairs)
         answer = self._session.request(method, f"{self._base}{path}?{query}", timeout=5)
         return answer.status_code, answer.json(), answer.headers

@@ -96,3 +96,16 @@ def test_replayed_prices_and_speed_move_the_market(tmp_path: Path):
         assert control.balances() == {"USDT": (Decimal(5), Decimal(0))}
     finally:
         sim.stop()
+
+
+def test_a_taken_port_is_a_clear_error():
+    from planrunner.sim.server import start_simulator
+
+    first = start_simulator(_options())
+    try:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        with pytest.raises(PlanrunnerError) as info:
+            start_simulator(_options(port=port))
+        assert f"127.0.0.1:{port}" in str(info.value) and "--port" in str(info.value)
+    finally:
+        first.stop()
