@@ -112,9 +112,19 @@ def _close(trade_plan, state: State, store: StateStore, exchange: Exchange, cloc
     from planrunner.engine import Engine
     from planrunner.position import position
 
+    from planrunner.commands.apply import realised_line
     market = exchange.market_context(state.symbol)
     entry_side = trade_plan.side.wire
-    qty = close_quantity(position(state, entry_side, market).open_qty, market)
+    open_qty = position(state, entry_side, market).open_qty
+    already = state.step("close")
+    if open_qty <= 0 or (already is not None and already.status is StepStatus.DONE):
+        # a second `cancel --close` (or a plan that never entered) has nothing to close: say
+        # so and succeed, instead of the "below the market order minimum" error for 0
+        what = (f"the close order {already.client_id} already filled" if already is not None
+                and already.status is StepStatus.DONE else "the plan holds no position")
+        console.out(f"Nothing to close: {what}. {realised_line(state, market.rules.quote_asset)}")
+        return 0
+    qty = close_quantity(open_qty, market)
     exit_side = trade_plan.side.exit_side.wire
     action = close_action(state.symbol, qty, exit_side,
                           client_order_id(trade_plan.name, state.namespace, "close"))
@@ -128,7 +138,6 @@ def _close(trade_plan, state: State, store: StateStore, exchange: Exchange, cloc
     engine = Engine(exchange, store, clock, resolve_action, make_hooks())
     final = engine.run(close_action_plan, state, follow=False)
     step = final.step("close")
-    from planrunner.commands.apply import realised_line
     console.out(f"Close: {step.status.value if step else 'not placed'}. "
                 f"{realised_line(final, market.rules.quote_asset)}")
     return 0 if step is not None and step.status is StepStatus.DONE else 1
