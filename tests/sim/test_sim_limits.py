@@ -13,7 +13,7 @@ from planrunner.sim.server import SimOptions, start_simulator
 
 @pytest.fixture
 def frozen():
-    clock = ManualClock(start_ms=1_800_000_000_000)  # the middle of neither window's edge
+    clock = ManualClock(start_ms=1_800_000_000_000)  # exactly on a minute (and 10 s) boundary
     running = start_simulator(SimOptions(api_key=API_KEY, api_secret=API_SECRET,
                                          limits=Limits(weight_per_minute=50, orders_per_10s=3)),
                               clock=clock)
