@@ -93,6 +93,8 @@ class PaperStore:
             data = json.loads(raw.decode("utf-8"), parse_float=_exact_number)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise self.corrupt(f"it is not valid JSON ({exc}); it may be truncated") from None
+        except (RecursionError, ValueError) as exc:  # absurd nesting; a 5000-digit number
+            raise self.corrupt(f"it is not a paper account ({type(exc).__name__})") from None
         if not isinstance(data, dict):
             raise self.corrupt("it does not hold a JSON object")
         version = data.get("format_version")
