@@ -125,6 +125,8 @@ def _parse(path: str, data: bytes) -> dict[str, Any]:
         document = json.loads(data.decode("utf-8"), parse_float=_no_float)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _corrupt(path, f"not valid JSON: {exc}") from None
+    except RecursionError:  # thousands of nested brackets: never a saved plan
+        raise _corrupt(path, "not valid JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise _corrupt(path, "not a JSON object")
     return document
