@@ -52,13 +52,16 @@ def open_paper_exchange(path: Path | str | None = None, *, clock: Clock | None =
     """
     from planrunner.clock import SystemClock
     from planrunner.exchanges.paper.exchange import DEFAULT_SPEED, PaperExchange
-    from planrunner.exchanges.paper.feed import PriceFeed, default_feed
+    from planrunner.exchanges.paper.feed import FeedError, PriceFeed, default_feed
     from planrunner.exchanges.paper.store import PaperStore, default_account_path
 
     store = PaperStore(path if path is not None else default_account_path())
     record = store.load()
     if record is not None and seed is None and kline_files is None:
-        feed = PriceFeed.from_spec(record.feed_spec)
+        try:
+            feed = PriceFeed.from_spec(record.feed_spec)
+        except (FeedError, OSError) as exc:  # a damaged account file, or a price file gone
+            raise store.corrupt(f"its price feed cannot be restored ({exc})") from None
     else:
         ticks = {s: r.tick_size for s, r in builtin_rules().items()}
         feed = default_feed(ticks, PAPER_OPENING_PRICES, seed=seed or 0, kline_files=kline_files)
