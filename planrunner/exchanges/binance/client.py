@@ -360,7 +360,7 @@ class BinanceClient:
         if 200 <= response.status < 300:
             try:
                 return json.loads(response.body.decode("utf-8"), parse_float=Decimal)
-            except (UnicodeDecodeError, ValueError):
+            except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: [[[[...
                 raise unreadable_success(response.status, ctx) from None
         reply = parse_reply(response.status, response.body, response.header("Retry-After"))
         error = classify(reply, ctx)
