@@ -151,7 +151,7 @@ def parse_reply(status: int, body: bytes, retry_after: str | None = None) -> Ven
     after = _seconds(retry_after)
     try:
         data = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: [[[[...
         data = None
     if isinstance(data, dict) and isinstance(data.get("code"), int):
         msg = data.get("msg")
