@@ -7,6 +7,8 @@ network failures into planrunner errors that say whether the request may have re
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -61,11 +63,32 @@ def _host(url: str) -> str:
     return url.split("/", 3)[2] if url.count("/") >= 2 else url
 
 
+_SIGNATURE = re.compile(r"(signature=)[^&\s\"']+")
+
+
+class RedactSignatures(logging.Filter):
+    """urllib3 logs every request line at DEBUG, query string included: hide signature values,
+    so turning on debug logging never writes a request signature anywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "signature=" in message:
+            record.msg, record.args = _SIGNATURE.sub(r"\1<redacted>", message), ()
+        return True
+
+
+def _redact_urllib3_logs() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, RedactSignatures) for f in logger.filters):
+        logger.addFilter(RedactSignatures())
+
+
 class RequestsTransport:
     """Transport over a requests.Session. Redirects are not followed (an API never redirects)."""
 
     def __init__(self, session: requests.Session | None = None):
         self._session = session or requests.Session()
+        _redact_urllib3_logs()
 
     def send(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None,
              timeout: float) -> HttpResponse:
