@@ -195,10 +195,12 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
 def _confirmed(options: ApplyOptions, console: Console, target: Target, changes: bool) -> bool:
     if options.yes or target.saved is not None or not changes:
         return True
-    if not options.interactive:
-        raise PlanrunnerError("refusing to apply without confirmation: no terminal to ask on. "
-                              "Review with `planrunner plan`, then add --yes (or apply a plan "
-                              "saved with `plan --out FILE`).")
+    if not options.interactive or options.json_events:
+        # --format json shows no diff and keeps stdout pure JSON, so it never prompts
+        where = "--format json never prompts" if options.interactive else "no terminal to ask on"
+        raise PlanrunnerError(f"refusing to apply without confirmation: {where}. Review with "
+                              "`planrunner plan`, then add --yes (or apply a plan saved with "
+                              "`plan --out FILE`).")
     return console.confirm("Do you want to perform these actions? Only 'yes' will be accepted")
 
 

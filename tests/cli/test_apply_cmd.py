@@ -6,6 +6,7 @@ Outcomes are read where they live: the state file, and the orders on the paper a
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from collections import Counter
 from decimal import Decimal
@@ -274,3 +275,40 @@ def test_state_of_another_plan_is_refused(ws):
     assert "belongs to plan 'btc-quickstart'" in result.stderr
     assert ws.state_path(plan).read_bytes() == before
     assert dataclasses.asdict(ws.state(plan))["plan_name"] == "btc-quickstart"
+
+
+class _Console:
+    """A person at a terminal who would answer yes; records what apply asked and printed."""
+
+    def __init__(self):
+        self.asked: list[str] = []
+        self.printed: list[str] = []
+
+    def out(self, text: str) -> None:
+        self.printed.append(text)
+
+    def err(self, text: str) -> None:
+        self.printed.append(text)
+
+    def confirm(self, prompt: str) -> bool:
+        self.asked.append(prompt)
+        return True
+
+
+def test_json_format_at_a_terminal_refuses_instead_of_prompting(ws):
+    from planrunner.commands.apply import ApplyOptions, run_apply
+    from planrunner.errors import PlanrunnerError
+    from planrunner.progress import JsonProgress
+
+    plan = ws.plan()
+    console = _Console()
+    options = ApplyOptions(target=str(plan), json_events=True, interactive=True,
+                           speed=Decimal(0))
+    with pytest.raises(PlanrunnerError, match="--format json never prompts.*--yes"):
+        run_apply(options, console, lambda: JsonProgress(io.StringIO()))
+    assert console.asked == [] and console.printed == []
+    assert ws.paper_orders() == ()
+    console = _Console()  # the text form at a terminal does ask, once
+    text = dataclasses.replace(options, json_events=False, speed=Decimal(100000))
+    assert run_apply(text, console, lambda: JsonProgress(io.StringIO())) == 0
+    assert len(console.asked) == 1 and "Only 'yes' will be accepted" in console.asked[0]
