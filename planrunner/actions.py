@@ -138,6 +138,8 @@ class ActionPlan:
     namespace: str  # short id mixed into client order ids (from the state lineage)
     last_price: Decimal
     warnings: tuple[str, ...] = field(default=())
+    on_partial_fill: str = "protect_filled"  # entry.on_partial_fill (plan/model.PartialFill)
+    on_failure: str = "exit_market"  # stop.on_failure (plan/model.OnFailure)
 
     def action(self, action_id: str) -> Action:
         for action in self.actions:

@@ -53,13 +53,19 @@ def client_order_id(plan_name: str, namespace: str, tag: str) -> str:
     return result
 
 
+# Optional fields added after v1 shipped: left out of the fingerprint while at their default,
+# so a plan that does not use them keeps the fingerprint its state file was made with.
+_LATER_FIELDS = frozenset({"on_partial_fill", "on_failure"})
+
+
 def _canonical(value: object) -> object:
     if isinstance(value, Decimal):
         return fmt(value)
     if isinstance(value, Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name not in _LATER_FIELDS or getattr(value, f.name) != f.default}
     if isinstance(value, (tuple, list)):
         return [_canonical(item) for item in value]
     return value
@@ -392,7 +398,8 @@ def compile_plan(plan: TradePlan, market: MarketContext, capabilities: Capabilit
     risk = risk_summary(plan, market, ref, qtys)
     return ActionPlan(plan.name, plan.exchange, plan.symbol, plan.side.value, strategy, reason,
                       tuple(actions), risk, plan_fingerprint(plan), namespace, market.last_price,
-                      tuple(dict.fromkeys(b.warnings)))
+                      tuple(dict.fromkeys(b.warnings)), plan.entry.on_partial_fill.value,
+                      plan.stop.on_failure.value if plan.stop else "exit_market")
 
 
 def _deferreds(action: Action) -> list[Deferred]:
@@ -402,8 +409,9 @@ def _deferreds(action: Action) -> list[Deferred]:
     return list(dict.fromkeys(found))
 
 
-def resolve_action(action: Action, fill: EntryFill, market: MarketContext) -> Action:
-    """Replace every Deferred of an after-fill action with its concrete, rounded, checked value."""
+def resolve_values(action: Action, fill: EntryFill, market: MarketContext) -> Action:
+    """Replace every Deferred of an after-fill action with its concrete, rounded value
+    (unchecked: the protection policy reads a failed exit's prices through this)."""
     pending = _deferreds(action)
     if not pending:
         return action
@@ -413,10 +421,20 @@ def resolve_action(action: Action, fill: EntryFill, market: MarketContext) -> Ac
                                               f"there is nothing to exit"])
     values = {d: resolve_deferred(d, fill.avg_price, fill.net_qty, rules) for d in pending}
     legs = tuple(substitute_leg(leg, values) for leg in action.legs)
-    index = int(action.id.rsplit("-", 1)[1]) if action.id[-1:].isdigit() else None
-    problems = [p for leg in legs for p in check_leg(leg, label(leg.role, index), market, market.last_price)]
-    if problems:
-        prefix = f"after the entry filled {fmt(fill.net_qty)} {base} net at {fmt(fill.avg_price)}: "
-        raise _fail(action.id, rules.symbol, [prefix + p for p in problems])
     request = substitute_request(action.request, values) if action.request else None
     return dataclasses.replace(action, request=request, legs=legs, after_fill=False)
+
+
+def resolve_action(action: Action, fill: EntryFill, market: MarketContext) -> Action:
+    """Replace every Deferred of an after-fill action with its concrete, rounded, checked value."""
+    if not _deferreds(action):
+        return action
+    resolved = resolve_values(action, fill, market)
+    index = int(action.id.rsplit("-", 1)[1]) if action.id[-1:].isdigit() else None
+    problems = [p for leg in resolved.legs
+                for p in check_leg(leg, label(leg.role, index), market, market.last_price)]
+    if problems:
+        prefix = (f"after the entry filled {fmt(fill.net_qty)} {market.rules.base_asset} net at "
+                  f"{fmt(fill.avg_price)}: ")
+        raise _fail(action.id, market.rules.symbol, [prefix + p for p in problems])
+    return resolved

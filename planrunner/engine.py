@@ -10,18 +10,23 @@ reports through a hooks object.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from planrunner import guard
 from planrunner.actions import Action, ActionKind, ActionPlan
 from planrunner.clock import Clock
+from planrunner.compile import resolve_values
+from planrunner.drift import refresh_step
 from planrunner.errors import (CompileError, OrderNotFound, OrderRejected, OutcomeUnknown,
-                               RateLimited, StateError, TransientError)
+                               PlanrunnerError, RateLimited, StateError, TransientError)
 from planrunner.exchanges.base import Exchange, ExchangeRequest, MarketContext, OrderStatus
 from planrunner.money import ZERO
 from planrunner.reconcile import (Lookup, RetryPolicy, Snapshot, entry_fill, outcome,
                                   primary_leg, realised_pnl, record_snapshot)
-from planrunner.state import FillRecord, LegIds, State, StateStore, Step, StepStatus
+from planrunner.protect import exit_legs, is_follow_up, rebuilt_action
+from planrunner.state import DriftRecord, FillRecord, LegIds, State, StateStore, Step, StepStatus
 
 PLACING = (ActionKind.PLACE_ORDER, ActionKind.PLACE_ORDER_LIST)
 ResolveAction = Callable[[Action, Any, MarketContext], Action]
@@ -35,6 +40,7 @@ class EngineHooks(Protocol):
     def step_done(self, step: Step) -> None: ...
     def plan_complete(self, state: State) -> None: ...
     def note(self, text: str) -> None: ...
+    def drift(self, record: DriftRecord) -> None: ...
 
 
 class NullHooks:
@@ -45,6 +51,7 @@ class NullHooks:
     def step_done(self, step: Step) -> None: pass
     def plan_complete(self, state: State) -> None: pass
     def note(self, text: str) -> None: pass
+    def drift(self, record: DriftRecord) -> None: pass
 
 
 class Engine:
@@ -76,10 +83,16 @@ class Engine:
             state, progressed = self._pass(state)
             if progressed:
                 continue
+            state, progressed = self._guard(state, leaving=False)
+            if progressed:
+                continue
             if all(s.status.is_final for s in state.steps):
                 self.hooks.plan_complete(state)
                 return state
             if self.live and not follow and self._exchange_armed(state):
+                state, progressed = self._guard(state, leaving=True)
+                if progressed:
+                    continue
                 self.hooks.note("everything left is enforced by the exchange; exiting "
                                 "(re-run to follow it, or use --follow)")
                 return state
@@ -104,6 +117,14 @@ class Engine:
             elif existing.client_id not in (None, action.client_id):
                 raise StateError(f"step {action.id} was sent as {existing.client_id} but the plan "
                                  f"now says {action.client_id}: use a new state file")
+        known = {a.id for a in plan.actions}
+        extra = [s for s in state.steps if s.id not in known]
+        # follow-ups (repairs, market exits) live only in the state; a partial plan (cancel
+        # --close) neither rebuilds them nor guards: it must not act on the whole plan's behalf
+        self.guarding = all(is_follow_up(s.id) for s in extra)
+        if self.guarding and extra:
+            self.plan = dataclasses.replace(plan, actions=plan.actions + tuple(
+                rebuilt_action(s) for s in extra))
         return self._save(state)
 
     def _reconcile(self, state: State) -> State:
@@ -156,6 +177,8 @@ class Engine:
 
     def _exchange_armed(self, state: State) -> bool:
         open_steps = [s for s in state.steps if not s.status.is_final]
+        if self.plan.on_partial_fill == "wait" and guard.unprotected_partial(state):
+            return False  # wait: keep watching while a filled part has no exits yet
         return all(s.status is StepStatus.PLACED and s.kind in PLACING
                    and not self.plan.action(s.id).emulated for s in open_steps)
 
@@ -285,6 +308,9 @@ class Engine:
 
     def _cancel_target(self, state: State, target: Step) -> State:
         symbol, cid = self.plan.symbol, target.client_id or ""
+        # persisted first: the cancelled legs are then never mistaken for drift
+        target = dataclasses.replace(target, cancel_sent_ms=self.clock.now_ms())
+        state = self._save(state.with_step(target))
         try:
             if target.kind == ActionKind.PLACE_ORDER_LIST.value:
                 snap: Snapshot = self.lookup.read(self.exchange.cancel_order_list, symbol, cid)
@@ -304,12 +330,79 @@ class Engine:
         return state
 
     def _refresh_step(self, state: State, step: Step) -> State:
-        snaps = self.lookup.refresh_legs(step, state, self.plan.symbol)
-        if not snaps:
-            return self._save(self._settle(state, step.id))
-        state, fills = record_snapshot(state, step.id, snaps)
+        state, fills, drift = refresh_step(self.lookup, state, step, self.plan.symbol,
+                                           self.clock.now_ms())
         self._report(state, fills)
+        for record in drift:
+            self._drift(record)
         return self._save(self._settle(self._with_pnl(state), step.id))
+
+    # -- protection: partial fills, drift repair, failure policy (decided in guard.py) ----------
+
+    def _guard(self, state: State, *, leaving: bool) -> tuple[State, bool]:
+        if not self.guarding:
+            return state, False
+        decision = guard.decide(self._situation(state, leaving))
+        if decision is None:
+            return state, False
+        record = decision.record
+        if decision.move is guard.Move.STOP:
+            if record not in state.drift:
+                state = self._save(state.with_drift(record))
+                self._drift(record)
+            raise PlanrunnerError(f"{record.step}: {record.change}; {record.action}")
+        state = state.with_drift(record)
+        self.hooks.note(f"PROTECTION {record.step}: {record.change}; {record.action}")
+        if decision.move is guard.Move.CANCEL:
+            target = state.step(decision.step_id or "")
+            assert target is not None
+            return self._cancel_target(state, target), True
+        if decision.action is not None:
+            state = self._intend(state, decision.action)
+        return self._save(state), True
+
+    def _intend(self, state: State, action: Action) -> State:
+        """Add a follow-up action; its step is saved as sending with its exact request."""
+        self.plan = dataclasses.replace(self.plan, actions=self.plan.actions + (action,))
+        assert action.request is not None
+        request = action.request.concrete()
+        return state.with_step(Step(
+            id=action.id, kind=action.kind.value, status=StepStatus.SENDING,
+            client_id=action.client_id, endpoint=request.endpoint, request=request.params,
+            sent_ms=self.clock.now_ms(),
+            legs=tuple(LegIds(leg.role.value, leg.client_order_id) for leg in action.legs)))
+
+    def _situation(self, state: State, leaving: bool) -> guard.Situation:
+        def market() -> MarketContext:
+            return self.lookup.read(self.exchange.market_context, self.plan.symbol)
+
+        def balances() -> dict[str, Any] | None:
+            free = {b.asset: b.free for b in self.lookup.read(self.exchange.balances)}
+            return free or None  # an exchange that reports none cannot be checked
+
+        return guard.Situation(state, self.plan, functools.cache(market),
+                               functools.cache(balances), self.clock.now_ms(), leaving,
+                               self._exit_legs)
+
+    def _exit_legs(self, state: State, step: Step) -> tuple[Any, ...]:
+        """Exit legs of a step; resolved from the fill when it failed before it was sent."""
+        if step.request:
+            return exit_legs(step)
+        action = self.plan.action(step.id)
+        try:
+            if action.after_fill:
+                fill = entry_fill(state, self._entry_step(state, action), self.market)
+                action = resolve_values(action, fill, self.market)
+        except CompileError:
+            return ()
+        return tuple(leg for leg in action.legs if leg.role.value != "entry")
+
+    def _drift(self, record: DriftRecord) -> None:
+        report = getattr(self.hooks, "drift", None)
+        if report is not None:
+            report(record)
+        else:
+            self.hooks.note(f"changed outside planrunner: {record.change}")
 
     def _settle(self, state: State, step_id: str) -> State:
         step = state.step(step_id)

@@ -69,6 +69,7 @@ class Step:
     finished_ms: int | None = None
     attempts: int = 0
     last_error: str | None = None
+    cancel_sent_ms: int | None = None  # planrunner asked the exchange to cancel this step
 
     def leg_ids(self) -> tuple[str, ...]:
         return tuple(leg.client_order_id for leg in self.legs)
@@ -106,6 +107,19 @@ class OrderRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftRecord:
+    """A change on the exchange that planrunner did not cause, and what planrunner did about it."""
+
+    step: str
+    client_order_id: str
+    kind: str  # cancelled | expired | vanished | protection | partial_fill
+    change: str  # e.g. "stop order ... was cancelled outside planrunner"
+    time_ms: int
+    action: str  # what planrunner did: "re-placed as exit-1-r1", "stopped: ..."
+    unsafe: bool = False  # planrunner refuses to go on until a person looks
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     lineage: str
     namespace: str
@@ -118,6 +132,7 @@ class State:
     orders: tuple[OrderRecord, ...] = ()
     fills: tuple[FillRecord, ...] = ()
     realised_pnl: Decimal | None = None
+    drift: tuple[DriftRecord, ...] = ()  # also protection failures and partial-fill decisions
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -138,6 +153,9 @@ class State:
 
     def with_fills(self, fills: tuple[FillRecord, ...]) -> State:
         return dataclasses.replace(self, fills=self.fills + fills)
+
+    def with_drift(self, record: DriftRecord) -> State:
+        return dataclasses.replace(self, drift=self.drift + (record,))
 
     @property
     def has_exchange_activity(self) -> bool:

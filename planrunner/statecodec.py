@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from planrunner.state import FillRecord, LegIds, OrderRecord, State, Step, StepStatus
+from planrunner.state import DriftRecord, FillRecord, LegIds, OrderRecord, State, Step, StepStatus
 
 
 class CodecError(ValueError):
@@ -95,6 +95,13 @@ def _leg_from(data: Any, where: str) -> LegIds:
 
 
 def _step_to(step: Step) -> dict[str, Any]:
+    data = _step_core(step)
+    if step.cancel_sent_ms is not None:  # written only when set: older files stay byte-identical
+        data["cancel_sent_ms"] = step.cancel_sent_ms
+    return data
+
+
+def _step_core(step: Step) -> dict[str, Any]:
     return {
         "id": step.id, "kind": step.kind, "status": step.status.value,
         "client_id": step.client_id, "order_id": step.order_id,
@@ -139,7 +146,7 @@ def _step_from(data: Any, where: str) -> Step:
         quote_qty=r.dec("quote_qty"), fees=_fees(r.obj("fees"), f"{where}.fees"),
         sent_ms=r.opt_int("sent_ms"), placed_ms=r.opt_int("placed_ms"),
         finished_ms=r.opt_int("finished_ms"), attempts=r.int_("attempts"),
-        last_error=r.opt_str("last_error"))
+        last_error=r.opt_str("last_error"), cancel_sent_ms=r.opt_int("cancel_sent_ms"))
 
 
 def _order_to(order: OrderRecord) -> dict[str, Any]:
@@ -185,7 +192,33 @@ def _fill_from(data: Any, where: str) -> FillRecord:
         time_ms=r.int_("time_ms"))
 
 
+def _drift_to(record: DriftRecord) -> dict[str, Any]:
+    return {"step": record.step, "client_order_id": record.client_order_id, "kind": record.kind,
+            "change": record.change, "time_ms": record.time_ms, "action": record.action,
+            "unsafe": record.unsafe}
+
+
+def _drift_from(data: Any, where: str) -> DriftRecord:
+    r = _Reader(data, where)
+    unsafe = r._get("unsafe", (bool,), optional=True)
+    return DriftRecord(step=r.str_("step"), client_order_id=r.str_("client_order_id"),
+                       kind=r.str_("kind"), change=r.str_("change"), time_ms=r.int_("time_ms"),
+                       action=r.str_("action"), unsafe=bool(unsafe))
+
+
+def _drift_list(r: _Reader) -> tuple[DriftRecord, ...]:
+    raw = r._get("drift", (list,), optional=True) or []
+    return tuple(_drift_from(x, f"drift[{i}]") for i, x in enumerate(raw))
+
+
 def state_to_dict(state: State, format_version: int) -> dict[str, Any]:
+    data = _state_core(state, format_version)
+    if state.drift:  # written only when there is some: older files stay byte-identical
+        data["drift"] = [_drift_to(d) for d in state.drift]
+    return data
+
+
+def _state_core(state: State, format_version: int) -> dict[str, Any]:
     return {
         "format_version": format_version, "lineage": state.lineage, "serial": state.serial,
         "namespace": state.namespace, "plan_fingerprint": state.plan_fingerprint,
@@ -207,4 +240,4 @@ def state_from_dict(data: Any) -> State:
         steps=tuple(_step_from(x, f"steps[{i}]") for i, x in enumerate(r.list_("steps"))),
         orders=tuple(_order_from(cid, orders[cid]) for cid in sorted(orders)),
         fills=tuple(_fill_from(x, f"fills[{i}]") for i, x in enumerate(r.list_("fills"))),
-        realised_pnl=r.opt_dec("realised_pnl"))
+        realised_pnl=r.opt_dec("realised_pnl"), drift=_drift_list(r))

@@ -45,6 +45,21 @@ class StopType(StrEnum):
     MARKET = "market"
 
 
+class PartialFill(StrEnum):
+    """entry.on_partial_fill: what happens to an entry that filled only partly."""
+
+    PROTECT_FILLED = "protect_filled"  # rest keeps working; never leave the filled part bare
+    CANCEL_REMAINDER = "cancel_remainder"  # cancel the rest at once, protect the filled part
+    WAIT = "wait"  # wait for the full fill; protect the filled part only if the entry ends
+
+
+class OnFailure(StrEnum):
+    """stop.on_failure: what happens when exits cannot be placed (or vanished)."""
+
+    EXIT_MARKET = "exit_market"  # close the held quantity at market at once
+    REPRICE = "reprice"  # stop just beyond the market (bounded by the stop limit), once
+
+
 class PriceKind(StrEnum):
     ABSOLUTE = "absolute"  # 68500
     OFFSET = "offset"  # "+1500" / "-300": added to the reference
@@ -87,6 +102,7 @@ class Entry:
     time_in_force: str = "GTC"  # GTC | IOC | FOK
     expire_after_s: int | None = None  # cancel the unfilled part after this many seconds
     cost_basis: Decimal | None = None  # none: average cost of the holding
+    on_partial_fill: PartialFill = PartialFill.PROTECT_FILLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +123,7 @@ class Stop:
     limit: PriceExpr | None = None  # relative to trigger (or absolute); None with type market
     type: StopType = StopType.LIMIT
     trailing: Decimal | None = None  # percent, e.g. Decimal("1") for "1%"
+    on_failure: OnFailure = OnFailure.EXIT_MARKET
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +182,7 @@ def _build_entry(raw: dict) -> Entry:
         time_in_force=raw.get("time_in_force", "GTC"),
         expire_after_s=_optional(raw, "expire_after", parse_duration),
         cost_basis=_optional(raw, "cost_basis", to_decimal),
+        on_partial_fill=PartialFill(raw.get("on_partial_fill", "protect_filled")),
     )
 
 
@@ -181,6 +199,7 @@ def _build_stop(raw: dict) -> Stop:
         limit=_optional(raw, "limit", parse_price),
         type=StopType(raw.get("type", "limit")),
         trailing=_optional(raw, "trailing", parse_percent),
+        on_failure=OnFailure(raw.get("on_failure", "exit_market")),
     )
 
 

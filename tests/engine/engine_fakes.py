@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 from planrunner.clock import ManualClock
 from planrunner.errors import OrderNotFound, OrderRejected
-from planrunner.exchanges.base import (Capabilities, Fill, MarketContext, OrderListSnapshot,
-                                       OrderSnapshot, OrderStatus)
+from planrunner.exchanges.base import (Balance, Capabilities, Fill, MarketContext,
+                                       OrderListSnapshot, OrderSnapshot, OrderStatus)
 from planrunner.exchanges.rules import builtin_rules
 from planrunner.money import floor_to
 
@@ -56,6 +56,12 @@ class FakeExchange:
         self.requests: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self.reject_next: OrderRejected | None = None
         self.rename_on_cancel = False  # Binance gives a cancelled order a new client id
+        self.balance: dict[str, Decimal] | None = None  # free balances; None: reports none
+        self.fill_caps: dict[str, Decimal] = {}  # client id suffix -> most it may fill
+        self.reject_on: dict[int, OrderRejected] = {}  # submit number (1-based) -> refusal
+        self.submits = 0
+        self.on_tick: dict[int, Callable[["FakeExchange"], None]] = {}  # tick number -> event
+        self.ticks = 0
         self._ids = 0
         self._trades = 0
 
@@ -70,6 +76,9 @@ class FakeExchange:
         return self.price
 
     def submit(self, request: Any) -> OrderSnapshot | OrderListSnapshot:
+        self.submits += 1
+        if self.submits in self.reject_on:
+            raise self.reject_on.pop(self.submits)
         if self.reject_next is not None:
             exc, self.reject_next = self.reject_next, None
             raise exc
@@ -116,12 +125,30 @@ class FakeExchange:
         return tuple(self._snap(o, False) for o in self.orders if not o.status.is_final)
 
     def balances(self) -> tuple:
-        return ()
+        return tuple(Balance(a, f) for a, f in sorted((self.balance or {}).items()))
+
+    # -- someone else's hands -------------------------------------------------------------------
+    def by_suffix(self, suffix: str) -> FakeOrder:
+        return next(o for o in reversed(self.orders) if o.client_order_id.endswith(suffix))
+
+    def cancel_by_hand(self, suffix: str) -> None:
+        """A person cancels an order on the exchange's website: its OCO sibling goes too."""
+        order = self.by_suffix(suffix)
+        for o in [order] + order.siblings + order.activates:
+            if not o.status.is_final:
+                o.status = OrderStatus.CANCELED
+
+    def forget(self, suffix: str) -> None:
+        """The exchange no longer knows the order (archived, or lost)."""
+        self.orders.remove(self.by_suffix(suffix))
 
     # -- market driver --------------------------------------------------------------------------
     def advance(self) -> None:
+        self.ticks += 1
         if self.path:
             self.price = self.path.pop(0)
+        if self.ticks in self.on_tick:
+            self.on_tick.pop(self.ticks)(self)
         self._match()
 
     # -- internals ------------------------------------------------------------------------------
@@ -199,23 +226,36 @@ class FakeExchange:
         while changed:
             changed = False
             for order in self.orders:
-                if order.status is OrderStatus.NEW and (at := self._triggered(order)) is not None:
+                working = order.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+                if working and self._room(order) > 0 and (at := self._triggered(order)) is not None:
                     self._fill(order, at)
                     changed = True
 
+    def _room(self, order: FakeOrder) -> Decimal:
+        assert order.qty is not None
+        cap = next((c for s, c in self.fill_caps.items() if order.client_order_id.endswith(s)),
+                   order.qty)
+        return min(cap, order.qty) - order.executed
+
     def _fill(self, order: FakeOrder, price: Decimal) -> None:
         assert order.qty is not None
+        qty = self._room(order)
         self._trades += 1
         base_fee = order.side == "BUY"
-        fee = order.qty * self.rate if base_fee else order.qty * price * self.rate
+        fee = qty * self.rate if base_fee else qty * price * self.rate
         asset = self.rules.base_asset if base_fee else self.rules.quote_asset
-        order.fills.append(Fill(self._trades, price, order.qty, fee, asset))
-        order.executed, order.quote = order.qty, order.qty * price
-        order.status = OrderStatus.FILLED
+        order.fills.append(Fill(self._trades, price, qty, fee, asset))
+        order.executed, order.quote = order.executed + qty, order.quote + qty * price
+        full = order.executed == order.qty
+        order.status = OrderStatus.FILLED if full else (
+            OrderStatus.EXPIRED if order.type == "MARKET" else OrderStatus.PARTIALLY_FILLED)
         for sibling in order.siblings:
             if not sibling.status.is_final:
                 sibling.status = OrderStatus.EXPIRED
-        received = order.qty - fee if base_fee else order.qty
+        if not full:
+            return
+        fees = sum((f.commission for f in order.fills if f.commission_asset == asset), Decimal(0))
+        received = order.qty - fees if base_fee else order.qty
         for leg in order.activates:
             leg.status = OrderStatus.NEW
             if leg.qty is None:
@@ -310,6 +350,9 @@ class RecordingHooks:
 
     def note(self, text: str) -> None:
         self.events.append(("note", text))
+
+    def drift(self, record: Any) -> None:
+        self.events.append(("drift", record))
 
     def named(self, name: str) -> list[Any]:
         return [value for kind, value in self.events if kind == name]

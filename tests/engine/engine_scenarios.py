@@ -3,6 +3,7 @@ that wires an Engine to a FakeExchange and a StateStore in a temporary folder.""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -100,3 +101,25 @@ class Harness:
             **kw: Any) -> State:
         return self.engine(exchange, hooks, **kw).run(self.action_plan, self.state(),
                                                      follow=follow)
+
+
+def with_policy(plan: TradePlan, *, partial: str | None = None,
+                failure: str | None = None) -> TradePlan:
+    """The plan with entry.on_partial_fill and / or stop.on_failure set."""
+    from planrunner.plan.model import OnFailure, PartialFill
+    if partial is not None:
+        plan = dataclasses.replace(plan, entry=dataclasses.replace(
+            plan.entry, on_partial_fill=PartialFill(partial)))
+    if failure is not None and plan.stop is not None:
+        plan = dataclasses.replace(plan, stop=dataclasses.replace(
+            plan.stop, on_failure=OnFailure(failure)))
+    return plan
+
+
+# one OPOCO slice big enough that half of it is still over the minimum notional
+LIMIT_ONE_SLICE = _plan(Entry(EntryType.LIMIT, price=_abs("7100")),
+                        (TakeProfit(_abs("7300"), D(100)),),
+                        Stop(_abs("7000"), _pct("-0.3"), StopType.LIMIT), qty="0.004")
+LIMIT_ONE_SLICE_EXPIRING = dataclasses.replace(
+    LIMIT_ONE_SLICE, entry=Entry(EntryType.LIMIT, price=_abs("7100"), expire_after_s=60))
+MARKET_BIG = dataclasses.replace(MARKET_OCO, size=Size(SizeKind.QUANTITY, D("0.01")))
