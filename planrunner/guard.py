@@ -181,7 +181,7 @@ def _after_end(s: Situation, base: str, step: Step) -> Decision | None:
 
 def _after_failure(s: Situation, base: str, step: Step) -> Decision | None:
     error = (step.last_error or "").lower()
-    planned = request_quantity(step)
+    planned = request_quantity(step) or _leg_quantity(s.exits(step))
     need = _capped(s, planned if planned is not None else _held(s))
     why = f"{step.id} could not be placed ({step.last_error})"
     if is_follow_up(step.id) or repair_number(step.id) >= MAX_REPAIRS:
@@ -198,6 +198,11 @@ def _after_failure(s: Situation, base: str, step: Step) -> Decision | None:
     if any(text in error for text in IMMEDIATE) and qty > ZERO:
         return _reprotect(s, base, step, s.exits(step), qty, why)
     return _exit_market(s, base, step, need, why)
+
+
+def _leg_quantity(legs: tuple[Leg, ...]) -> Decimal | None:
+    qty = legs[0].quantity if legs else None
+    return qty if isinstance(qty, Decimal) else None
 
 
 def _reprotect(s: Situation, base: str, step: Step, legs: tuple[Leg, ...], qty: Decimal,

@@ -62,6 +62,7 @@ class FakeExchange:
         self.submits = 0
         self.on_tick: dict[int, Callable[["FakeExchange"], None]] = {}  # tick number -> event
         self.ticks = 0
+        self.after_submit: dict[int, Callable[["FakeExchange"], None]] = {}  # market moves
         self._ids = 0
         self._trades = 0
 
@@ -87,6 +88,8 @@ class FakeExchange:
         built = self._single(p) if kind == "order" else self._list(kind, p)
         self.requests.append((request.endpoint, request.params))
         self._match()
+        if self.submits in self.after_submit:
+            self.after_submit.pop(self.submits)(self)
         if isinstance(built, FakeOrder):
             return self._snap(built, fills=True)
         list_id, legs = built
