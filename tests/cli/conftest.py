@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,15 +123,18 @@ class Workspace:
                                 env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, stdin=subprocess.DEVNULL)
         seen: list[str] = []
+        watchdog = threading.Timer(PROC_TIMEOUT_S, proc.kill)  # a marker that never comes
+        watchdog.start()
         try:
             assert proc.stdout is not None
-            for line in proc.stdout:  # ends at EOF if the process exits on its own
+            for line in proc.stdout:  # ends at EOF if the process exits (or is killed)
                 seen.append(line)
                 if marker in line:
                     break
             proc.send_signal(signal.SIGINT)
             rest, err = proc.communicate(timeout=PROC_TIMEOUT_S)
         finally:
+            watchdog.cancel()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
