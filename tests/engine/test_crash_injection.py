@@ -15,10 +15,23 @@ from engine_scenarios import (LIMIT_OPOCO, LIMIT_OPOCO_PATH, MARKET_OCO, MARKET_
 
 from planrunner.state import StepStatus
 
+def _cancel_stop_by_hand(fake) -> None:
+    fake.on_tick[2] = lambda f: f.cancel_by_hand("x1sl")  # a repair placement mid-run
+
+
 SCENARIOS = {
-    "market+await+2 OCO": (MARKET_OCO, MARKET_OCO_PATH),
-    "OPOCO limit slices": (LIMIT_OPOCO, LIMIT_OPOCO_PATH),
+    "market+await+2 OCO": (MARKET_OCO, MARKET_OCO_PATH, None),
+    "OPOCO limit slices": (LIMIT_OPOCO, LIMIT_OPOCO_PATH, None),
+    "drift repaired": (MARKET_OCO, MARKET_OCO_PATH, _cancel_stop_by_hand),
 }
+
+
+def _build(folder: Path, scenario: str) -> Harness:
+    plan, path, setup = SCENARIOS[scenario]
+    h = Harness.build(folder, plan, path)
+    if setup is not None:
+        setup(h.fake)
+    return h
 
 
 def _placed(fake) -> list[tuple[str, str, str, str, str]]:
@@ -28,11 +41,12 @@ def _placed(fake) -> list[tuple[str, str, str, str, str]]:
 
 
 def _reference(tmp_path: Path, scenario: str) -> tuple[list, list[str], int]:
-    plan, path = SCENARIOS[scenario]
-    h = Harness.build(tmp_path / "reference", plan, path)
+    h = _build(tmp_path / "reference", scenario)
     counting = FaultyExchange(h.fake)
     state = h.run(counting)
     assert {s.status for s in state.steps} == {StepStatus.DONE}
+    repaired = any(cid.endswith("-x1r1") for cid in h.fake.accepted)
+    assert repaired == (scenario == "drift repaired")
     return _placed(h.fake), sorted(h.fake.accepted), len(counting.calls)
 
 
@@ -42,9 +56,8 @@ def test_crash_at_every_exchange_call_then_resume(tmp_path: Path, scenario: str,
                                                   when: str) -> None:
     expected_orders, expected_ids, calls = _reference(tmp_path, scenario)
     assert calls > 10
-    plan, path = SCENARIOS[scenario]
     for n in range(1, calls + 1):
-        h = Harness.build(tmp_path / f"{when}-{n}", plan, path)
+        h = _build(tmp_path / f"{when}-{n}", scenario)
         with pytest.raises(SimulatedCrash):
             h.run(FaultyExchange(h.fake, {n: (when, SimulatedCrash(f"call {n}"))}))
         state = h.run()
@@ -60,9 +73,8 @@ def test_crash_at_every_exchange_call_then_resume(tmp_path: Path, scenario: str,
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_two_crashes_in_a_row_still_converge(tmp_path: Path, scenario: str) -> None:
     expected_orders, expected_ids, calls = _reference(tmp_path, scenario)
-    plan, path = SCENARIOS[scenario]
     for n in range(1, calls, 3):
-        h = Harness.build(tmp_path / f"twice-{n}", plan, path)
+        h = _build(tmp_path / f"twice-{n}", scenario)
         with pytest.raises(SimulatedCrash):
             h.run(FaultyExchange(h.fake, {n: ("after", SimulatedCrash())}))
         with pytest.raises(SimulatedCrash):
