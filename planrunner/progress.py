@@ -99,6 +99,9 @@ class TextProgress:
     def note(self, text: str) -> None:
         self._line(f"note: {text}")
 
+    def drift(self, record: Any) -> None:
+        self._line(f"changed outside planrunner: {record.change} ({record.action})")
+
 
 class JsonProgress:
     """One JSON object per line per event; Decimals as strings; stable keys."""
@@ -143,3 +146,8 @@ class JsonProgress:
 
     def note(self, text: str) -> None:
         self.emit("note", text=text)
+
+    def drift(self, record: Any) -> None:
+        self.emit("drift", step=record.step, client_order_id=record.client_order_id,
+                  kind=record.kind, change=record.change, action=record.action,
+                  unsafe=record.unsafe)

@@ -124,3 +124,35 @@ def status_all(root: Path) -> str:
         lines.append(f"{state.plan_name:<24} {state.exchange:<16} {state.symbol:<10} "
                      f"steps {done}/{len(state.steps)} final   {path}")
     return "\n".join(lines)
+
+
+def refresh_status(plan_or_state: str, state_path: str | None, *, exchange: Any = None,
+                   clock: Any = None) -> tuple[State, Path, tuple[Any, ...]]:
+    """`status --refresh`: bring the state up to date from the exchange (fills, cancels, expiries
+    while away) under the state lock, save it, and return it with the drift found. Repairs are
+    left to `apply`; this only looks and records."""
+    from planrunner.clock import SystemClock
+    from planrunner.drift import refresh_state
+    from planrunner.exchanges.factory import open_exchange
+    _, path = load_state(plan_or_state, state_path)
+    store = StateStore(path)
+    clock = clock or SystemClock()
+    with store.lock("status --refresh"):
+        state = store.load()
+        if state is None:
+            raise PlanrunnerError(f"no state file at {path}: the plan was never applied")
+        venue = exchange if exchange is not None else open_exchange(state.exchange, clock=clock)[0]
+        state, drift = refresh_state(state, venue, clock=clock)
+        state = store.save(state)
+    return state, path, drift
+
+
+def drift_lines(state: State) -> list[str]:
+    """Terraform-style lines for what changed outside planrunner and what planrunner did."""
+    if not state.drift:
+        return []
+    lines = ["Changed outside planrunner (and what planrunner did):"]
+    for record in state.drift:
+        flag = "  ! " if record.unsafe else "  ~ "
+        lines.append(f"{flag}{record.step}: {record.change} -> {record.action}")
+    return lines
