@@ -29,8 +29,10 @@ class _Reader:
             raise CodecError(f"{where} should be an object")
         self.data = data
         self.where = where
+        self.seen: set[str] = set()
 
     def _get(self, key: str, types: tuple[type, ...], optional: bool = False) -> Any:
+        self.seen.add(key)
         if key not in self.data:
             if optional:
                 return None
@@ -74,6 +76,14 @@ class _Reader:
     def obj(self, key: str) -> dict[str, Any]:
         return self._get(key, (dict,))
 
+    def closed(self, value: Any, *also: str) -> Any:
+        """`value`, once every key was read: an unknown key would be dropped by the next save."""
+        extra = sorted(set(self.data) - self.seen - set(also))
+        if extra:
+            raise CodecError(f"{self.where} has unknown key(s) {', '.join(map(repr, extra))} "
+                             "(hand-edited, or written by a newer planrunner)")
+        return value
+
     def _parse_dec(self, key: str, raw: str) -> Decimal:
         try:
             value = Decimal(raw)
@@ -90,8 +100,8 @@ def _leg_to(leg: LegIds) -> dict[str, Any]:
 
 def _leg_from(data: Any, where: str) -> LegIds:
     r = _Reader(data, where)
-    return LegIds(role=r.str_("role"), client_order_id=r.str_("client_order_id"),
-                  order_id=r.opt_int("order_id"))
+    return r.closed(LegIds(role=r.str_("role"), client_order_id=r.str_("client_order_id"),
+                           order_id=r.opt_int("order_id")))
 
 
 def _step_to(step: Step) -> dict[str, Any]:
@@ -131,12 +141,12 @@ def _pairs(raw: list[Any], where: str) -> tuple[tuple[str, str], ...]:
 
 def _fees(raw: dict[str, Any], where: str) -> tuple[tuple[str, Decimal], ...]:
     r = _Reader(raw, where)
-    return tuple((asset, r.dec(asset)) for asset in sorted(raw))
+    return r.closed(tuple((asset, r.dec(asset)) for asset in sorted(raw)))
 
 
 def _step_from(data: Any, where: str) -> Step:
     r = _Reader(data, where)
-    return Step(
+    return r.closed(Step(
         id=r.str_("id"), kind=r.str_("kind"), status=_status(r.str_("status"), where),
         client_id=r.opt_str("client_id"), order_id=r.opt_int("order_id"),
         order_list_id=r.opt_int("order_list_id"),
@@ -146,7 +156,7 @@ def _step_from(data: Any, where: str) -> Step:
         quote_qty=r.dec("quote_qty"), fees=_fees(r.obj("fees"), f"{where}.fees"),
         sent_ms=r.opt_int("sent_ms"), placed_ms=r.opt_int("placed_ms"),
         finished_ms=r.opt_int("finished_ms"), attempts=r.int_("attempts"),
-        last_error=r.opt_str("last_error"), cancel_sent_ms=r.opt_int("cancel_sent_ms"))
+        last_error=r.opt_str("last_error"), cancel_sent_ms=r.opt_int("cancel_sent_ms")))
 
 
 def _order_to(order: OrderRecord) -> dict[str, Any]:
@@ -166,13 +176,13 @@ def _order_from(client_order_id: str, data: Any) -> OrderRecord:
     trade_ids = r.list_("trade_ids")
     if not all(isinstance(t, int) and not isinstance(t, bool) for t in trade_ids):
         raise CodecError(f"{where}.trade_ids should be a list of integers")
-    return OrderRecord(
+    return r.closed(OrderRecord(
         client_order_id=client_order_id, order_id=r.int_("order_id"), side=r.str_("side"),
         type=r.str_("type"), status=r.str_("status"), orig_qty=r.dec("orig_qty"),
         executed_qty=r.dec("executed_qty"), cumulative_quote_qty=r.dec("cumulative_quote_qty"),
         price=r.dec("price"), stop_price=r.dec("stop_price"),
         order_list_id=r.int_("order_list_id"), update_time_ms=r.int_("update_time_ms"),
-        trade_ids=tuple(trade_ids))
+        trade_ids=tuple(trade_ids)))
 
 
 def _fill_to(fill: FillRecord) -> dict[str, Any]:
@@ -185,11 +195,11 @@ def _fill_to(fill: FillRecord) -> dict[str, Any]:
 
 def _fill_from(data: Any, where: str) -> FillRecord:
     r = _Reader(data, where)
-    return FillRecord(
+    return r.closed(FillRecord(
         client_order_id=r.str_("client_order_id"), trade_id=r.int_("trade_id"),
         side=r.str_("side"), price=r.dec("price"), qty=r.dec("qty"),
         commission=r.dec("commission"), commission_asset=r.str_("commission_asset"),
-        time_ms=r.int_("time_ms"))
+        time_ms=r.int_("time_ms")))
 
 
 def _drift_to(record: DriftRecord) -> dict[str, Any]:
@@ -201,9 +211,9 @@ def _drift_to(record: DriftRecord) -> dict[str, Any]:
 def _drift_from(data: Any, where: str) -> DriftRecord:
     r = _Reader(data, where)
     unsafe = r._get("unsafe", (bool,), optional=True)
-    return DriftRecord(step=r.str_("step"), client_order_id=r.str_("client_order_id"),
+    return r.closed(DriftRecord(step=r.str_("step"), client_order_id=r.str_("client_order_id"),
                        kind=r.str_("kind"), change=r.str_("change"), time_ms=r.int_("time_ms"),
-                       action=r.str_("action"), unsafe=bool(unsafe))
+                       action=r.str_("action"), unsafe=bool(unsafe)))
 
 
 def _drift_list(r: _Reader) -> tuple[DriftRecord, ...]:
@@ -233,11 +243,11 @@ def _state_core(state: State, format_version: int) -> dict[str, Any]:
 def state_from_dict(data: Any) -> State:
     r = _Reader(data, "state")
     orders = r.obj("orders")
-    return State(
+    return r.closed(State(
         lineage=r.str_("lineage"), namespace=r.str_("namespace"),
         plan_fingerprint=r.str_("plan_fingerprint"), plan_name=r.str_("plan_name"),
         exchange=r.str_("exchange"), symbol=r.str_("symbol"), serial=r.count("serial"),
         steps=tuple(_step_from(x, f"steps[{i}]") for i, x in enumerate(r.list_("steps"))),
         orders=tuple(_order_from(cid, orders[cid]) for cid in sorted(orders)),
         fills=tuple(_fill_from(x, f"fills[{i}]") for i, x in enumerate(r.list_("fills"))),
-        realised_pnl=r.opt_dec("realised_pnl"), drift=_drift_list(r))
+        realised_pnl=r.opt_dec("realised_pnl"), drift=_drift_list(r)), "format_version")
