@@ -94,8 +94,7 @@ def _set(path: tuple, value):
     def change(data):
         target = data
         for key in path[:-1]:
-            target = target[key] if not isinstance(key, str) or key != "*order" else \
-                next(iter(target.values()))
+            target = target[key]
         target[path[-1]] = value
     return change
 
@@ -140,6 +139,10 @@ EDITS = {
     "missing steps": _drop("steps"),
     "missing a fill field": _drop("fills", 0, "commission"),
     "missing an order field": lambda d: next(iter(d["orders"].values())).pop("status"),
+    "unknown top-level key": _set(("extra",), "dropped at the next save"),
+    "unknown step key": _set(("steps", 0, "surprise"), 1),
+    "unknown order key": _first_order("note", "mine"),
+    "unknown fill key": _set(("fills", 0, "venue"), "x"),
     "missing format_version": _drop("format_version"),
     "format_version is a string": _set(("format_version",), "1"),
     "format_version is zero": _set(("format_version",), 0),
