@@ -77,6 +77,17 @@ def checked_store(store: StateStore, plan_name: str) -> State:
     return state
 
 
+def refuse_edited_close(state: State, trade_plan, store: StateStore) -> None:
+    """--close takes the side from the plan file: an edited file (its side may have flipped)
+    could close the wrong way, so it is refused before anything is cancelled."""
+    from planrunner.compile import plan_fingerprint
+    if state.plan_fingerprint != plan_fingerprint(trade_plan):
+        raise PlanrunnerError(
+            f"plan '{trade_plan.name}' changed since it was applied (state {store.path}); "
+            "--close needs the plan as it was applied. Restore it, or run `planrunner cancel` "
+            "without --close and exit the position yourself.")
+
+
 def run_cancel(plan_path: str, state_path: str | None, close: bool, console,
                make_hooks) -> int:
     from planrunner.clock import SystemClock
@@ -89,6 +100,8 @@ def run_cancel(plan_path: str, state_path: str | None, close: bool, console,
     clock = SystemClock()
     with store.lock("cancel"):
         state = checked_store(store, trade_plan.name)
+        if close:
+            refuse_edited_close(state, trade_plan, store)
         exchange, _ = open_exchange(state.exchange, clock=clock)
         lookup = Lookup(exchange, clock, RetryPolicy(), console.err)
 

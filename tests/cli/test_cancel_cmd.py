@@ -106,3 +106,23 @@ def test_cancel_in_a_real_process(ws):
     assert done.returncode == 0, done.stderr
     assert "Cancelled the open orders of steps: slice-1." in done.stdout
     assert {str(o.status) for o in ws.paper_orders()} == {"CANCELED"}
+
+
+def test_cancel_close_on_an_edited_plan_is_refused_before_anything(ws):
+    plan = ws.plan()
+    assert ws.apply_until(plan, "--yes", *FROZEN, marker="[exit-2] placed").code == 130
+    before = ws.state_path(plan).read_bytes()
+    statuses = {cid: str(o.status) for cid, o in _by_id(ws).items()}
+    flipped = plan.read_text().replace("side: buy", "side: sell")
+    for was, now in (('"+0.5%"', '"-0.5%"'), ('"+0.8%"', '"-0.8%"'), ('"-1%"', '"+1%"'),
+                     ('"-0.2%"', '"+0.2%"')):
+        flipped = flipped.replace(was, now)
+    plan.write_text(flipped)  # still valid, but a sell plan now
+    result = ws.cli("cancel", plan, "--close")
+    ws.assert_clean(result, 1)
+    assert "changed since it was applied" in result.stderr and "without --close" in result.stderr
+    assert ws.state_path(plan).read_bytes() == before
+    assert {cid: str(o.status) for cid, o in _by_id(ws).items()} == statuses
+    plain = ws.cli("cancel", plan)  # the orders can still be cancelled with the edited file
+    ws.assert_clean(plain, 0)
+    assert "Cancelled the open orders of steps: exit-1, exit-2." in plain.stdout
