@@ -56,7 +56,11 @@ def resolve_target(target: str) -> Target:
 
 
 def state_store_for(plan_path: str, state_path: str | None) -> StateStore:
-    return StateStore(Path(state_path) if state_path else default_state_path(plan_path))
+    path = Path(state_path) if state_path else default_state_path(plan_path)
+    if state_path and not path.parent.is_dir():  # else the lock file fails with a traceback
+        raise StateError(f"the folder {path.parent} for the state file {path} does not exist; "
+                         "create it, or give --state a path in an existing folder")
+    return StateStore(path)
 
 
 def remaining(action_plan: ActionPlan, state: State | None) -> ActionPlan:

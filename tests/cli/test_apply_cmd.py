@@ -312,3 +312,13 @@ def test_json_format_at_a_terminal_refuses_instead_of_prompting(ws):
     text = dataclasses.replace(options, json_events=False, speed=Decimal(100000))
     assert run_apply(text, console, lambda: JsonProgress(io.StringIO())) == 0
     assert len(console.asked) == 1 and "Only 'yes' will be accepted" in console.asked[0]
+
+
+@pytest.mark.parametrize("command", ["apply", "cancel", "force-unlock"])
+def test_state_in_a_missing_folder_is_a_clear_error(ws, command):
+    plan = ws.plan()
+    extra = ("--yes", *FROZEN) if command == "apply" else ()
+    result = ws.cli(command, plan, "--state", ws.root / "nowhere" / "x.state.json", *extra)
+    ws.assert_clean(result, 1)
+    assert "nowhere" in result.stderr and "does not exist" in result.stderr
+    assert not (ws.root / "nowhere").exists() and ws.paper_orders() == ()
