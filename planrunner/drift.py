@@ -144,12 +144,12 @@ def refresh_step(lookup: Lookup, state: State, step: Step, symbol: str, now_ms: 
 
 
 def refresh_state(state: State, exchange: Exchange, *, clock: Clock,
-                  retry: RetryPolicy = RetryPolicy(),
+                  retry: RetryPolicy | None = None,
                   note: Callable[[str], None] = lambda _: None
                   ) -> tuple[State, tuple[DriftRecord, ...]]:
     """The state brought up to date from the exchange (orders, fills, commissions), and the
     drift found. Touches nothing on the exchange and writes nothing: the caller saves or not."""
-    lookup = Lookup(exchange, clock, retry, note)
+    lookup = Lookup(exchange, clock, retry or RetryPolicy(), note)
     found: tuple[DriftRecord, ...] = ()
     for step in state.steps:
         if step.status is StepStatus.PLACED:

@@ -10,22 +10,21 @@ reports through a hooks object.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from planrunner import guard
 from planrunner.actions import Action, ActionKind, ActionPlan
 from planrunner.clock import Clock
-from planrunner.compile import resolve_values
 from planrunner.drift import refresh_step
+from planrunner.engine_guard import Protection
 from planrunner.errors import (CompileError, OrderNotFound, OrderRejected, OutcomeUnknown,
-                               PlanrunnerError, RateLimited, StateError, TransientError)
+                               RateLimited, StateError, TransientError)
 from planrunner.exchanges.base import Exchange, ExchangeRequest, MarketContext, OrderStatus
 from planrunner.money import ZERO
+from planrunner.protect import is_follow_up, rebuilt_action
 from planrunner.reconcile import (Lookup, RetryPolicy, Snapshot, entry_fill, outcome,
                                   primary_leg, realised_pnl, record_snapshot)
-from planrunner.protect import exit_legs, is_follow_up, rebuilt_action
 from planrunner.state import DriftRecord, FillRecord, LegIds, State, StateStore, Step, StepStatus
 
 PLACING = (ActionKind.PLACE_ORDER, ActionKind.PLACE_ORDER_LIST)
@@ -54,7 +53,7 @@ class NullHooks:
     def drift(self, record: DriftRecord) -> None: pass
 
 
-class Engine:
+class Engine(Protection):
     def __init__(self, exchange: Exchange, store: StateStore, clock: Clock,
                  resolve_action: ResolveAction, hooks: EngineHooks | None = None, *,
                  tick: Callable[[], None] | None = None, poll_interval_s: float = 2.0,
@@ -336,73 +335,6 @@ class Engine:
         for record in drift:
             self._drift(record)
         return self._save(self._settle(self._with_pnl(state), step.id))
-
-    # -- protection: partial fills, drift repair, failure policy (decided in guard.py) ----------
-
-    def _guard(self, state: State, *, leaving: bool) -> tuple[State, bool]:
-        if not self.guarding:
-            return state, False
-        decision = guard.decide(self._situation(state, leaving))
-        if decision is None:
-            return state, False
-        record = decision.record
-        if decision.move is guard.Move.STOP:
-            if record not in state.drift:
-                state = self._save(state.with_drift(record))
-                self._drift(record)
-            raise PlanrunnerError(f"{record.step}: {record.change}; {record.action}")
-        state = state.with_drift(record)
-        self.hooks.note(f"PROTECTION {record.step}: {record.change}; {record.action}")
-        if decision.move is guard.Move.CANCEL:
-            target = state.step(decision.step_id or "")
-            assert target is not None
-            return self._cancel_target(state, target), True
-        if decision.action is not None:
-            state = self._intend(state, decision.action)
-        return self._save(state), True
-
-    def _intend(self, state: State, action: Action) -> State:
-        """Add a follow-up action; its step is saved as sending with its exact request."""
-        self.plan = dataclasses.replace(self.plan, actions=self.plan.actions + (action,))
-        assert action.request is not None
-        request = action.request.concrete()
-        return state.with_step(Step(
-            id=action.id, kind=action.kind.value, status=StepStatus.SENDING,
-            client_id=action.client_id, endpoint=request.endpoint, request=request.params,
-            sent_ms=self.clock.now_ms(),
-            legs=tuple(LegIds(leg.role.value, leg.client_order_id) for leg in action.legs)))
-
-    def _situation(self, state: State, leaving: bool) -> guard.Situation:
-        def market() -> MarketContext:
-            return self.lookup.read(self.exchange.market_context, self.plan.symbol)
-
-        def balances() -> dict[str, Any] | None:
-            free = {b.asset: b.free for b in self.lookup.read(self.exchange.balances)}
-            return free or None  # an exchange that reports none cannot be checked
-
-        return guard.Situation(state, self.plan, functools.cache(market),
-                               functools.cache(balances), self.clock.now_ms(), leaving,
-                               self._exit_legs)
-
-    def _exit_legs(self, state: State, step: Step) -> tuple[Any, ...]:
-        """Exit legs of a step; resolved from the fill when it failed before it was sent."""
-        if step.request:
-            return exit_legs(step)
-        action = self.plan.action(step.id)
-        try:
-            if action.after_fill:
-                fill = entry_fill(state, self._entry_step(state, action), self.market)
-                action = resolve_values(action, fill, self.market)
-        except CompileError:
-            return ()
-        return tuple(leg for leg in action.legs if leg.role.value != "entry")
-
-    def _drift(self, record: DriftRecord) -> None:
-        report = getattr(self.hooks, "drift", None)
-        if report is not None:
-            report(record)
-        else:
-            self.hooks.note(f"changed outside planrunner: {record.change}")
 
     def _settle(self, state: State, step_id: str) -> State:
         step = state.step(step_id)
