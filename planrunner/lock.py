@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from planrunner.errors import StateLocked
+from planrunner.errors import StateError, StateLocked
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class StateLock:
 
     @contextmanager
     def hold(self, command: str) -> Iterator[LockHolder]:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._open(os.O_RDWR | os.O_CREAT)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -83,7 +83,7 @@ class StateLock:
         """Who holds the lock right now (None when nobody does)."""
         if not self.path.exists():
             return None
-        fd = os.open(self.path, os.O_RDWR)
+        fd = self._open(os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -103,6 +103,16 @@ class StateLock:
         except FileNotFoundError:
             pass
         return holder
+
+    def _open(self, flags: int) -> int:
+        try:
+            return os.open(self.path, flags, 0o600)
+        except IsADirectoryError:
+            raise StateError(f"{self.path} is a folder, but planrunner keeps the lock for "
+                             f"{self.state_path} there; move that folder away") from None
+        except OSError as exc:
+            raise StateError(f"cannot open the lock file {self.path} ({exc.strerror or exc}); "
+                             "make its folder writable, or choose another --state path") from None
 
     @staticmethod
     def _record(fd: int, text: str) -> None:
