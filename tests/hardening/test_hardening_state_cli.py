@@ -98,3 +98,13 @@ def test_state_path_that_is_a_folder_is_a_clean_error(run) -> None:
                  ("status", "--state", str(folder)),
                  ("cancel", str(run.plan), "--state", str(folder))):
         assert_clean_failure(run.cli(*args), "taken")
+
+
+def test_lock_path_taken_by_a_folder_is_a_clean_error(run) -> None:
+    run.lock.unlink()
+    run.lock.mkdir()
+    before = snapshot(run.folder)
+    for args in (("apply", str(run.plan), "--yes", "--speed", FAST),
+                 ("cancel", str(run.plan)), ("force-unlock", str(run.plan))):
+        assert_clean_failure(run.cli(*args), "quickstart.state.json.lock", "move that folder away")
+    assert snapshot(run.folder) == before
