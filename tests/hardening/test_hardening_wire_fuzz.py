@@ -160,3 +160,23 @@ def test_deeply_nested_error_body_is_a_plain_http_error(endpoint: str) -> None:
     answer = HttpResponse(400, {}, b"[" * 50_000 + b"]" * 50_000)
     exc = _call(endpoint, answer)
     assert isinstance(exc, ExchangeError) and "HTTP 400" in str(exc), exc
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**66, 2**66) | st.text(max_size=20)
+    | st.sampled_from([-1013, -1021, -1022, -2010, -2011, -2015, -1006, -1003]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["code", "msg", "data", "symbol"]), inner, max_size=4),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(status=st.sampled_from([400, 401, 403, 404, 409, 418, 429, 500, 503]),
+       code=JSON_VALUES, msg=JSON_VALUES,
+       endpoint=st.sampled_from(["POST /api/v3/order", "GET /api/v3/order",
+                                 "DELETE /api/v3/order", "GET /api/v3/account"]))
+def test_error_bodies_with_any_code_and_msg_are_exchange_errors(status, code, msg, endpoint):
+    answer = body({"code": code, "msg": msg}, status)
+    exc = _call(endpoint, answer)
+    assert isinstance(exc, ExchangeError), f"{type(exc).__name__}: {exc}"
+    assert f"HTTP {status}" in str(exc) or "rate limit" in str(exc) or "banned" in str(exc), str(exc)
