@@ -208,3 +208,39 @@ def test_a_failed_save_over_a_damaged_file_leaves_it_and_its_backup_alone(run) -
     with pytest.raises(StateCorrupt):
         store.save(good.with_fills(good.fills[:1]))
     assert run.state.read_bytes() == damaged and run.backup.read_bytes() == backup
+
+
+def _json_paths(value, prefix: tuple = ()) -> list[tuple]:
+    found = []
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found.append(prefix + (key,))
+        found.extend(_json_paths(item, prefix + (key,)))
+    return found
+
+
+JSON_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.text(max_size=10),
+    st.sampled_from(["", "NaN", "1e999", "-0", "0.1", "done", "sending", "BUY"]),
+    st.floats(allow_nan=False), st.just([]), st.just({}), st.just([["a", "b"]]))
+
+
+@FUZZ
+@given(data=st.data())
+def test_hypothesis_retyped_or_dropped_values(original: bytes, data) -> None:
+    document = json.loads(original)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_json_paths(document)))
+        parent = document
+        for key in path[:-1]:
+            parent = parent[key]
+        if data.draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = data.draw(JSON_LEAVES)
+        if not _json_paths(document):
+            break
+    state = _load_bytes(json.dumps(document).encode(), Path("retyped.state.json"))
+    if state is not None:
+        _round_trips(state)
