@@ -106,11 +106,14 @@ def test_full_apply_over_the_simulator_leaks_no_secret(sim, tmp_path: Path, capl
     wrong = _plan(tmp_path, "leak-auth")
     assert cli("apply", str(wrong), "--yes", extra={"BINANCE_API_SECRET": SECRET + "x"}) == 1
     assert "-1022" in outputs[-1][1], outputs[-1]
+    assert cli("apply", str(wrong), "--yes", "--format", "json",
+               extra={"BINANCE_API_SECRET": SECRET[::-1]}) == 1
+    assert "-1022" in outputs[-1][1], outputs[-1]
     assert cli("apply", str(wrong), "--yes", extra={"BINANCE_API_KEY": "not-the-key"}) == 1
     assert "-2015" in outputs[-1][1] or "API-key" in outputs[-1][1], outputs[-1]
 
     assert len(tap.signatures) > 20, "the tap must have seen the signed calls"
-    secrets = [SECRET, *tap.signatures]
+    secrets = [SECRET, SECRET[::-1], *tap.signatures]
     for command, text in outputs:
         _assert_absent(secrets, f"the output of `{command}`", text)
     _assert_absent(secrets, "the log records", caplog.text + "".join(
