@@ -22,7 +22,7 @@ from planrunner.money import ZERO, fmt
 from planrunner.orderspec import (cancel_request, check_leg, count_problems, label, oco_request,
                                   order_request, ordered, substitute_leg, substitute_request, summary,
                                   triggered_request)
-from planrunner.plan.model import EntryType, SizeKind, Side, StopType, TradePlan
+from planrunner.plan.model import EntryType, PartialFill, SizeKind, Side, StopType, TradePlan
 from planrunner.sizing import (WHAT_STOP_LIMIT, WHAT_TRIGGER, deferred_qty, deferred_stop,
                                deferred_take_profit, entry_reference, floor_qty, resolve_deferred,
                                risk_summary, split_quantity, stop_prices, take_profit_price,
@@ -352,6 +352,9 @@ def _warn(b: _Build, strategy: Strategy, ref: Decimal | None) -> None:
                           "running until then (the position is unprotected in between)")
     if not plan.take_profits and plan.stop is None:
         b.warnings.append("the plan has no take-profit and no stop: nothing exits the position")
+    if plan.entry.on_partial_fill is PartialFill.WAIT and plan.entry.type is not EntryType.NONE:
+        b.warnings.append("entry.on_partial_fill wait: a partly filled entry has no exits for the "
+                          "filled part until it ends; planrunner keeps running until then")
 
 
 def _warn_stop_gap(b: _Build, ref: Decimal) -> None:
