@@ -15,7 +15,7 @@ from collections.abc import Callable
 from planrunner.clock import Clock
 from planrunner.errors import OrderNotFound
 from planrunner.exchanges.base import Exchange, OrderSnapshot, OrderStatus
-from planrunner.reconcile import Lookup, RetryPolicy, outcome, record_snapshot
+from planrunner.reconcile import Lookup, RetryPolicy, record_snapshot
 from planrunner.state import DriftRecord, FillRecord, OrderRecord, State, Step, StepStatus
 
 ENDED_BY_ITSELF = ("EXPIRED", "EXPIRED_IN_MATCH")
@@ -153,19 +153,8 @@ def refresh_state(state: State, exchange: Exchange, *, clock: Clock,
     found: tuple[DriftRecord, ...] = ()
     for step in state.steps:
         if step.status is StepStatus.PLACED:
+            # steps stay `placed`: the engine settles them and decides what to do about them,
+            # so `apply` after `status --refresh` still sees work to do and repairs it
             state, _, drift = refresh_step(lookup, state, step, state.symbol, clock.now_ms())
-            state = settle(state, step.id, clock.now_ms())
             found += drift
     return state, found
-
-
-def settle(state: State, step_id: str, now_ms: int) -> State:
-    """Mark a step done (or failed) once every leg is final, as the engine does."""
-    step = state.step(step_id)
-    assert step is not None
-    final, reason = outcome(step, state)
-    if not final or step.status.is_final:
-        return state
-    status = StepStatus.FAILED if reason else StepStatus.DONE
-    return state.with_step(dataclasses.replace(step, status=status, finished_ms=now_ms,
-                                               last_error=reason or step.last_error))

@@ -47,7 +47,7 @@ class Protection:
         if decision.move is guard.Move.STOP:
             if record not in state.drift:
                 state = self._save(state.with_drift(record))
-                self._drift(record)
+                self.hooks.note(f"STOPPED {record.step}: {record.change}; {record.action}")
             raise PlanrunnerError(f"{record.step}: {record.change}; {record.action}")
         state = state.with_drift(record)
         self.hooks.note(f"PROTECTION {record.step}: {record.change}; {record.action}")

@@ -60,9 +60,9 @@ class FakeExchange:
         self.fill_caps: dict[str, Decimal] = {}  # client id suffix -> most it may fill
         self.reject_on: dict[int, OrderRejected] = {}  # submit number (1-based) -> refusal
         self.submits = 0
-        self.on_tick: dict[int, Callable[["FakeExchange"], None]] = {}  # tick number -> event
+        self.on_tick: dict[int, Callable[[FakeExchange], None]] = {}  # tick number -> event
         self.ticks = 0
-        self.after_submit: dict[int, Callable[["FakeExchange"], None]] = {}  # market moves
+        self.after_submit: dict[int, Callable[[FakeExchange], None]] = {}  # market moves
         self._ids = 0
         self._trades = 0
 

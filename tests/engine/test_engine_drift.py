@@ -109,7 +109,9 @@ def test_refresh_state_reports_drift_without_writing(tmp_path: Path) -> None:
     state, drift = refresh_state(saved, h.fake, clock=h.clock)
     assert [(d.step, d.kind) for d in drift] == [("exit-2", "cancelled")]
     assert state.drift == drift
-    assert state.step("exit-2").status is StepStatus.DONE
+    legs = state.step("exit-2").leg_ids()
+    assert {state.order(cid).status for cid in legs} == {"CANCELED"}
+    assert state.step("exit-2").status is StepStatus.PLACED  # the engine settles it
     assert h.store.load() == saved
     # apply then repairs what the refresh reported
     repaired = h.run()

@@ -12,7 +12,7 @@ from engine_scenarios import MARKET_OCO, MARKET_OCO_PATH, Harness
 
 from planrunner.commands.status import drift_lines, refresh_status
 from planrunner.progress import JsonProgress, TextProgress
-from planrunner.state import DriftRecord, StepStatus
+from planrunner.state import DriftRecord
 
 RECORD = DriftRecord("exit-1", "btc-test-abc123-x1", "cancelled",
                      "take-profit and stop orders of exit-1 were cancelled outside planrunner",
@@ -39,14 +39,15 @@ def test_status_refresh_saves_the_drift_under_the_lock(tmp_path: Path) -> None:
     h = Harness.build(tmp_path, MARKET_OCO, MARKET_OCO_PATH, live=True)
     before = h.run()
     h.fake.cancel_by_hand("x2sl")
-    h.fake.path = [Decimal("7345")]
+    h.fake.path = [Decimal(7345)]
     h.fake.advance()  # take-profit 1 fills while away: recorded, not drift
     state, path, drift = refresh_status(str(h.store.path), None, exchange=h.fake,
                                         clock=h.clock)
     assert path == h.store.path
     assert [(d.step, d.kind) for d in drift] == [("exit-2", "cancelled")]
     assert h.store.load() == state and state.serial > before.serial
-    assert state.step("exit-1").status is StepStatus.DONE
+    tp = h.fake.by_suffix("x1tp")
+    assert state.order(tp.client_order_id).status == "FILLED"
     lines = drift_lines(state)
     assert lines[0].startswith("Changed outside planrunner")
     assert "exit-2: take-profit and stop orders of exit-2" in lines[1]
