@@ -52,3 +52,14 @@ def test_status_refresh_saves_the_drift_under_the_lock(tmp_path: Path) -> None:
     assert lines[0].startswith("Changed outside planrunner")
     assert "exit-2: take-profit and stop orders of exit-2" in lines[1]
     assert not h.store.lock_path.exists() or h.store.lock_holder() is None
+
+
+def test_apply_after_status_refresh_repairs_without_reporting_twice(tmp_path: Path) -> None:
+    h = Harness.build(tmp_path, MARKET_OCO, MARKET_OCO_PATH, live=True)
+    h.run()
+    h.fake.cancel_by_hand("x1tp")
+    refresh_status(str(h.store.path), None, exchange=h.fake, clock=h.clock)
+    state = h.run()
+    assert [(d.step, d.kind) for d in state.drift] == [("exit-1", "cancelled"),
+                                                       ("exit-1", "protection")]
+    assert state.step("exit-1-r1").status.value == "placed"

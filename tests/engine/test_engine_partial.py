@@ -103,3 +103,21 @@ def test_a_market_entry_that_expired_partly_filled_gets_exits_for_what_filled(
     sizes = [D(_oco(h, f"-x{n}")["quantity"]) for n in (1, 2)]
     assert net - D("0.00002") <= sum(sizes) <= net
     assert {state.step(f"exit-{n}").status for n in (1, 2)} == {StepStatus.PLACED}
+
+
+def test_cancel_remainder_on_a_plain_limit_entry_sizes_the_oco_on_the_filled_part(
+        tmp_path: Path) -> None:
+    from planrunner.compile import compile_plan
+    from planrunner.exchanges.base import Capabilities
+    plan = with_policy(LIMIT_ONE_SLICE, partial="cancel_remainder")
+    h = Harness.build(tmp_path, plan, ("7090",) + ("7150",) * 5)
+    only_oco = Capabilities(name="paper", order_lists=frozenset({"OCO"}))
+    h.action_plan = compile_plan(plan, h.fake.market_context("BTCUSDT"), only_oco,
+                                 h.state().namespace)
+    assert [a.id for a in h.action_plan.actions] == ["entry", "await-entry", "exit-1"]
+    h.fake.fill_caps["-e"] = HALF
+    state = h.run(max_polls=8)
+    assert (h.fake.by_suffix("-e").status, h.fake.by_suffix("-e").executed) == ("CANCELED", HALF)
+    assert _oco(h, "-x1")["quantity"] == str(NET_HALF)
+    assert state.step("await-entry").status is StepStatus.DONE
+    assert [d.kind for d in state.drift] == ["partial_fill"]
