@@ -20,6 +20,7 @@ from planrunner.actions import Action, ActionKind, Leg, LegRole, RequestTemplate
 from planrunner.exchanges.base import MarketContext
 from planrunner.money import ZERO, fmt
 from planrunner.orderspec import check_leg, oco_request, order_request, ordered, summary
+from planrunner.plan.model import Side
 from planrunner.sizing import floor_qty, stop_trigger_price
 from planrunner.state import Step
 
@@ -166,7 +167,6 @@ def repriced(legs: tuple[Leg, ...], market: MarketContext) -> tuple[Leg, ...] | 
     limit, last, sell = stop.price, market.last_price, stop.side == "SELL"
     assert isinstance(limit, Decimal)
     wanted = last * (1 - REPRICE_GAP) if sell else last * (1 + REPRICE_GAP)
-    from planrunner.plan.model import Side
     trigger = stop_trigger_price(wanted, Side.SELL if sell else Side.BUY,
                                  market.rules.tick_size)
     beyond = trigger < last if sell else trigger > last
