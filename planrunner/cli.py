@@ -58,14 +58,18 @@ def validate(plans: tuple[str, ...]) -> None:
               help="Also save the plan to FILE; `apply FILE` then places exactly these orders.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.")
-def plan(plan_path: str, output_format: str, out: str | None, detailed_exitcode: bool) -> None:
+@click.option("--verify", is_flag=True,
+              help="Also have the exchange validate every order (POST /api/v3/order/test); "
+                   "nothing is placed.")
+def plan(plan_path: str, output_format: str, out: str | None, detailed_exitcode: bool,
+         verify: bool = False) -> None:
     """Show the orders PLAN would place and cancel, its strategy and its risk. Sends nothing."""
     try:
         state = _existing_state(plan_path)
     except PlanrunnerError as exc:
         _fail(str(exc))
     sys.exit(run_plan(plan_path, output_format=output_format, out=out,
-                      detailed_exitcode=detailed_exitcode,
+                      detailed_exitcode=detailed_exitcode, verify=verify,
                       namespace=state.namespace if state else None,
                       state_lineage=state.lineage if state else None,
                       state_serial=state.serial if state else None))
@@ -101,7 +105,8 @@ def _default_state_path(plan_path: str):
 
 def run_plan(plan_path: str, *, output_format: str = "text", out: str | None = None,
              detailed_exitcode: bool = False, namespace: str | None = None,
-             state_lineage: str | None = None, state_serial: int | None = None) -> int:
+             state_lineage: str | None = None, state_serial: int | None = None,
+             verify: bool = False) -> int:
     """Body of `plan` and `apply --dry-run`: load, compile, render, optionally save.
 
     Returns the exit code. `namespace`, `state_lineage` and `state_serial` come from the state
@@ -122,10 +127,24 @@ def run_plan(plan_path: str, *, output_format: str = "text", out: str | None = N
         click.echo(f"Error: {exc}", err=True)
         return 1
     _show_plan(action_plan, output_format, _plan_note(action_plan, out, fresh))
+    if verify and not _verified(action_plan):
+        return 1
     if detailed_exitcode:
         from planrunner.render import has_changes
         return 2 if has_changes(action_plan) else 0
     return 0
+
+
+def _verified(action_plan) -> bool:
+    """Run `plan --verify`; print the verdicts on stderr (stdout may be JSON)."""
+    from planrunner.commands.verify import render, verify_on
+    try:
+        checks = verify_on(action_plan)
+    except PlanrunnerError as exc:
+        click.echo(f"Error: verify failed: {exc}", err=True)
+        return False
+    click.echo(render(checks, action_plan.exchange), err=True)
+    return all(c.error is None for c in checks)
 
 
 def _fresh_namespace() -> str:
