@@ -18,6 +18,21 @@ from planrunner.state import State, StateStore, default_state_path, new_state
 
 PAPER_POLL_S = 0.05  # wall seconds between polls on paper; market time runs at --speed
 LIVE_POLL_S = 2.0
+POLL_ENV = "PLANRUNNER_POLL_INTERVAL"  # seconds; for rehearsals against the simulator and tests
+
+
+def poll_interval(live: bool) -> float:
+    import os
+    text = os.environ.get(POLL_ENV, "").strip()
+    if text:
+        try:
+            value = float(text)  # not money
+        except ValueError:
+            raise PlanrunnerError(f"{POLL_ENV} must be a number of seconds, not {text!r}") from None
+        if value >= 0:
+            return value
+        raise PlanrunnerError(f"{POLL_ENV} must be >= 0, not {text!r}")
+    return LIVE_POLL_S if live else PAPER_POLL_S
 
 
 class Console(Protocol):
@@ -188,7 +203,7 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
         return 1
     capabilities = exchange.capabilities()
     engine = Engine(exchange, store, clock, resolve_action, make_hooks(), tick=tick,
-                    poll_interval_s=LIVE_POLL_S if capabilities.live else PAPER_POLL_S)
+                    poll_interval_s=poll_interval(capabilities.live))
     final = engine.run(action_plan, fresh, follow=options.follow)
     if not options.json_events:
         console.out(summary(final, store.path, trade_plan, capabilities.live,
