@@ -183,11 +183,12 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
     from planrunner.clock import SystemClock
     from planrunner.compile import compile_plan, plan_fingerprint, resolve_action
     from planrunner.engine import Engine
-    from planrunner.exchanges.factory import open_exchange
+    from planrunner.exchanges.factory import engine_clock, open_exchange
     from planrunner.render import has_changes, render_text
 
     clock = SystemClock()
     exchange, tick = open_exchange(trade_plan.exchange, clock=clock, speed=options.speed)
+    clock = engine_clock(exchange, clock)
     fresh = state or new_state(plan_name=trade_plan.name,
                                plan_fingerprint=plan_fingerprint(trade_plan),
                                exchange=trade_plan.exchange, symbol=trade_plan.symbol)

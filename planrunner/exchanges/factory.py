@@ -106,3 +106,24 @@ def read_market_context(name: str, symbol: str) -> MarketContext:
     if default_account_path().is_file():
         return open_paper_exchange().market_context(symbol)
     return paper_market_context(symbol)
+
+
+class MarketTimeClock:
+    """The engine's clock on paper: timestamps and due times (expire_after) in the paper
+    market's time, which runs at --speed; waiting between polls in wall time."""
+
+    def __init__(self, paper: PaperExchange, wall: Clock):
+        self._paper = paper
+        self._wall = wall
+
+    def now_ms(self) -> int:
+        return self._paper.market_time_ms
+
+    def sleep(self, seconds: float) -> None:
+        self._wall.sleep(seconds)
+
+
+def engine_clock(exchange: object, wall: Clock) -> Clock:
+    """Market time for the paper exchange (its market moves at --speed), wall time elsewhere."""
+    from planrunner.exchanges.paper.exchange import PaperExchange
+    return MarketTimeClock(exchange, wall) if isinstance(exchange, PaperExchange) else wall
