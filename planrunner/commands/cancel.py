@@ -121,11 +121,11 @@ def run_cancel(plan_path: str, state_path: str | None, close: bool, console,
 def _close(trade_plan, state: State, store: StateStore, exchange: Exchange, clock, console,
            make_hooks) -> int:
     from planrunner.actions import RiskSummary, Strategy
+    from planrunner.commands.apply import realised_line
     from planrunner.compile import client_order_id, resolve_action
     from planrunner.engine import Engine
     from planrunner.position import position
 
-    from planrunner.commands.apply import realised_line
     market = exchange.market_context(state.symbol)
     entry_side = trade_plan.side.wire
     open_qty = position(state, entry_side, market).open_qty

@@ -114,7 +114,7 @@ class Workspace:
         """The CLI as a real process, in the module form (`python -m planrunner.cli`)."""
         return subprocess.run([*CLI, *[str(a) for a in args]], cwd=self.root, env=self.env(),
                               capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, check=False)
 
     def apply_until(self, *args, marker: str) -> Interrupted:
         """Start `apply ARGS` in a real process, wait for a stdout line containing `marker`, then
