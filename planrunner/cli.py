@@ -113,12 +113,19 @@ def run_plan(plan_path: str, *, output_format: str = "text", out: str | None = N
     file when there is one; without it the client ids get a fresh namespace for this run only.
     """
     fresh = namespace is None
+    proposed = None
+    if fresh and out:  # the first apply of this saved plan creates the state with this lineage
+        import uuid
+
+        from planrunner.state import namespace_for
+        proposed = str(uuid.uuid4())
+        namespace = namespace_for(proposed)
     try:
         action_plan = _compile_plan_file(plan_path, namespace or _fresh_namespace())
         if out:
             from planrunner.savedplan import save_plan
             save_plan(out, action_plan, plan_path=plan_path, state_lineage=state_lineage,
-                      state_serial=state_serial)
+                      state_serial=state_serial, proposed_lineage=proposed)
     except PlanError as exc:
         for diagnostic in exc.diagnostics:
             click.echo(diagnostic.render(), err=True)
@@ -343,7 +350,8 @@ def force_unlock(plan_path: str, state_path: str | None) -> None:
         holder = state_store_for(plan_path, state_path).force_unlock()
     except PlanrunnerError as exc:
         _fail(str(exc))
-    click.echo("No lock was held." if holder is None else f"Removed the lock held by {holder}.")
+    click.echo("No lock was held." if holder is None
+               else f"Removed the lock held by {holder.describe()}.")
 
 
 @main.command()

@@ -33,18 +33,23 @@ class SavedPlan:
     state_serial: int | None
     created_at: str  # ISO 8601 UTC, e.g. 2026-11-24T02:50:00Z
     payload: dict[str, Any]  # render_json(action_plan), exactly as shown to the user
+    proposed_lineage: str | None = None  # no state yet: the lineage the first apply must use
 
 
 def save_plan(path: str, action_plan: ActionPlan, *, plan_path: str,
               state_lineage: str | None, state_serial: int | None,
-              clock: Clock | None = None) -> None:
-    """Write atomically: a crash leaves either the old file or the new one, never half of one."""
+              clock: Clock | None = None, proposed_lineage: str | None = None) -> None:
+    """Write atomically: a crash leaves either the old file or the new one, never half of one.
+
+    `proposed_lineage`: with no state file yet, the lineage the first apply must give the new
+    state, so that its namespace (and so every client id) is the one shown in this plan."""
     document = {
         "format": SAVED_PLAN_FORMAT, "format_version": SAVED_PLAN_VERSION,
         "plan_path": plan_path, "fingerprint": action_plan.fingerprint,
         "namespace": action_plan.namespace, "state_lineage": state_lineage,
         "state_serial": state_serial, "created_at": _iso((clock or SystemClock()).now_ms()),
         "plan": render_json(action_plan),
+        "proposed_lineage": proposed_lineage,
     }
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     _write_atomically(path, text)
@@ -155,6 +160,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "plan_path": (str,), "fingerprint": (str,), "namespace": (str,), "created_at": (str,),
     "state_lineage": (str, type(None)), "state_serial": (int, type(None)), "plan": (dict,),
 }
+_OPTIONAL = {"proposed_lineage": (str, type(None))}
 
 
 def _build(path: str, document: dict[str, Any]) -> SavedPlan:
@@ -166,7 +172,10 @@ def _build(path: str, document: dict[str, Any]) -> SavedPlan:
     if not isinstance(header, dict) or (header.get("fingerprint"), header.get("namespace")) != (
             document["fingerprint"], document["namespace"]):
         raise _corrupt(path, "its fingerprint or namespace does not match the plan it holds")
+    proposed = document.get("proposed_lineage")
+    if not isinstance(proposed, _OPTIONAL["proposed_lineage"]):
+        raise _corrupt(path, "field 'proposed_lineage' has the wrong type")
     return SavedPlan(plan_path=document["plan_path"], fingerprint=document["fingerprint"],
                      namespace=document["namespace"], state_lineage=document["state_lineage"],
                      state_serial=document["state_serial"], created_at=document["created_at"],
-                     payload=document["plan"])
+                     payload=document["plan"], proposed_lineage=proposed)

@@ -191,7 +191,8 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
     clock = engine_clock(exchange, clock)
     fresh = state or new_state(plan_name=trade_plan.name,
                                plan_fingerprint=plan_fingerprint(trade_plan),
-                               exchange=trade_plan.exchange, symbol=trade_plan.symbol)
+                               exchange=trade_plan.exchange, symbol=trade_plan.symbol,
+                               lineage=_proposed_lineage(target))
     market = exchange.market_context(trade_plan.symbol)
     action_plan = compile_plan(trade_plan, market, exchange.capabilities(), fresh.namespace)
     if target.saved is not None:
@@ -210,6 +211,14 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
         console.out(summary(final, store.path, trade_plan, capabilities.live,
                             market.rules.quote_asset))
     return 1 if any(s.status.value == "failed" for s in final.steps) else 0
+
+
+def _proposed_lineage(target: Target) -> str | None:
+    """A saved plan made before any state existed fixes the new state's lineage (and so the
+    client ids it showed)."""
+    if target.saved is None or target.saved.state_lineage is not None:
+        return None
+    return target.saved.proposed_lineage
 
 
 def _confirmed(options: ApplyOptions, console: Console, target: Target, changes: bool) -> bool:

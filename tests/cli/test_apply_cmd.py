@@ -127,9 +127,6 @@ def test_json_rerun_of_a_complete_plan_stays_json(ws):
     assert events[0]["text"].startswith("No changes.")
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: `plan --out` without a state file saves a random "
-                   "namespace that no state lineage can have, so apply always refuses the saved "
-                   "plan as 'the plan file changed' (see the h7 report)")
 def test_saved_plan_without_state_applies_without_prompt(ws):
     plan = ws.plan()
     ws.assert_clean(ws.cli("plan", plan, "--out", ws.root / "saved.json"), 0)
@@ -219,8 +216,6 @@ def test_second_apply_while_locked_is_refused_then_force_unlock_frees_it(ws):
     assert "No lock was held." in again.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py force_unlock prints the LockHolder repr instead of "
-                   "holder.describe() (see the h7 report)")
 def test_force_unlock_names_the_holder_like_the_lock_error(ws):
     plan = ws.plan()
     with StateStore(ws.state_path(plan)).lock("test"):
