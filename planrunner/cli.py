@@ -85,7 +85,7 @@ def _existing_state(plan_path: str):
     if not path.is_file():
         return None
     from planrunner.state import StateStore
-    state = StateStore(path).load()
+    state = StateStore(path).load(plan_name=_plan_name(plan_path))
     click.echo(f"Note: client ids use namespace {state.namespace} from {path} (serial "
                f"{state.serial}).", err=True)
     if state.has_exchange_activity:
@@ -306,7 +306,8 @@ def status(plan_path: str | None, state_path: str | None, output_format: str) ->
         if plan_path is None and state_path is None:
             click.echo(st.status_all(Path.cwd()))
             return
-        state, path = st.load_state(plan_path or state_path, state_path)
+        state, path = st.load_state(plan_path or state_path, state_path,
+                                    plan_name=_plan_name(plan_path))
         doc = st.report(state, path, _entry_side(plan_path, state))
     except PlanrunnerError as exc:
         _fail(str(exc))
@@ -315,6 +316,16 @@ def status(plan_path: str | None, state_path: str | None, output_format: str) ->
         click.echo(json.dumps(st.to_json(doc), sort_keys=True, indent=2))
     else:
         click.echo(st.render(doc))
+
+
+def _plan_name(plan_path: str | None) -> str | None:
+    """The plan's name, so a state file of another plan is refused; None if it does not load
+    (then the state is shown for what it is)."""
+    if not plan_path or plan_path.endswith(".state.json"):
+        return None
+    from planrunner.plan import check_file
+    trade_plan, _ = check_file(plan_path)
+    return trade_plan.name if trade_plan is not None else None
 
 
 def _entry_side(plan_path: str | None, state) -> str:

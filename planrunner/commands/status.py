@@ -18,11 +18,13 @@ def find_states(root: Path) -> list[Path]:
                   if not any(part.startswith(".") for part in p.relative_to(root).parts[:-1]))
 
 
-def load_state(plan_or_state: str, state_path: str | None) -> tuple[State, Path]:
+def load_state(plan_or_state: str, state_path: str | None, *,
+               plan_name: str | None = None) -> tuple[State, Path]:
+    """The state of a plan; one made for another plan name is refused (StateCorrupt)."""
     path = Path(state_path) if state_path else (
         Path(plan_or_state) if plan_or_state.endswith(".state.json")
         else default_state_path(plan_or_state))
-    state = StateStore(path).load()
+    state = StateStore(path).load(plan_name=plan_name)
     if state is None:
         raise PlanrunnerError(f"no state file at {path}: the plan was never applied (or use "
                               f"--state to point at its state file)")

@@ -58,19 +58,10 @@ COMMANDS = {
 }
 
 
-# Known bugs outside this area, reported to the integrator: `plan` (cli._existing_state) and
-# `status` (commands/status.load_state) load the state without checking its plan name, so another
-# plan's state is used (plan: its namespace; status: its report) instead of being refused.
-OTHER_PLAN_UNCHECKED = {"plan", "status", "status --format json"}
-
-
 def _cases():
     for command in sorted(COMMANDS):
         for damage in sorted(DAMAGE):
-            marks = ()
-            if damage == "other plan" and command in OTHER_PLAN_UNCHECKED:
-                marks = pytest.mark.xfail(strict=True, reason="plan name not checked (reported)")
-            yield pytest.param(command, damage, marks=marks, id=f"{command}-{damage}")
+            yield pytest.param(command, damage, id=f"{command}-{damage}")
 
 
 @pytest.mark.parametrize(("command", "damage"), list(_cases()))
