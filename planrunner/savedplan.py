@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from planrunner.actions import ActionPlan
+from planrunner.atomic import write_atomically
 from planrunner.clock import Clock, SystemClock
 from planrunner.errors import PlanrunnerError
 from planrunner.render import render_json
@@ -61,39 +62,11 @@ def _iso(now_ms: int) -> str:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, temp = tempfile.mkstemp(prefix=".planrunner-", suffix=".tmp", dir=folder)
+        write_atomically(Path(os.path.abspath(path)), text.encode("utf-8"))
     except OSError as exc:
         raise PlanrunnerError(f"cannot write the saved plan {path}: {exc.strerror}; "
                               "choose a writable folder for --out") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-        _fsync_folder(folder)
-    except OSError as exc:
-        _remove_quietly(temp)
-        raise PlanrunnerError(f"cannot write the saved plan {path}: {exc.strerror}; "
-                              "choose another --out path") from None
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable, not only the bytes."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def load_saved_plan(path: str) -> SavedPlan:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from planrunner.atomic import write_atomically
 from planrunner.errors import StateCorrupt, StateError
 
 FORMAT_VERSION = 1
@@ -55,13 +56,6 @@ def _json_default(value: object) -> str:
 def _exact_number(text: str) -> Decimal:
     return Decimal(text)  # a float in the file is read exactly, never as binary floating point
 
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class PaperStore:
@@ -114,24 +108,7 @@ class PaperStore:
             "to use another folder.")
 
     def save(self, record: AccountRecord) -> None:
-        """Write to a temp file in the same folder, fsync, rename over the old file, fsync the folder."""
+        """Atomic and 0600 (planrunner.atomic): a crash leaves the old account or the new one."""
         text = json.dumps(record.to_dict(), sort_keys=True, indent=1, default=_json_default)
-        folder = self.path.parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
-        try:
-            self._write_new(tmp, text.encode("utf-8") + b"\n")
-            self._replace(str(tmp), str(self.path))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_folder(folder)
-
-    @staticmethod
-    def _write_new(tmp: Path, data: bytes) -> None:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # a stale temp file from a crash may carry other bits
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomically(self.path, text.encode("utf-8") + b"\n", replace=self._replace)
