@@ -132,6 +132,10 @@ class State:
     orders: tuple[OrderRecord, ...] = ()
     fills: tuple[FillRecord, ...] = ()
     realised_pnl: Decimal | None = None
+    # the last price the plan was first compiled against: a resumed apply recompiles against it,
+    # so what was already sent is not re-judged against today's market (the engine judges what
+    # is still to send, when it sends it)
+    compiled_price: Decimal | None = None
     drift: tuple[DriftRecord, ...] = ()  # also protection failures and partial-fill decisions
 
     def step(self, step_id: str) -> Step | None:

@@ -225,6 +225,8 @@ def state_to_dict(state: State, format_version: int) -> dict[str, Any]:
     data = _state_core(state, format_version)
     if state.drift:  # written only when there is some: older files stay byte-identical
         data["drift"] = [_drift_to(d) for d in state.drift]
+    if state.compiled_price is not None:
+        data["compiled_price"] = _opt_dec(state.compiled_price)
     return data
 
 
@@ -250,4 +252,5 @@ def state_from_dict(data: Any) -> State:
         steps=tuple(_step_from(x, f"steps[{i}]") for i, x in enumerate(r.list_("steps"))),
         orders=tuple(_order_from(cid, orders[cid]) for cid in sorted(orders)),
         fills=tuple(_fill_from(x, f"fills[{i}]") for i, x in enumerate(r.list_("fills"))),
-        realised_pnl=r.opt_dec("realised_pnl"), drift=_drift_list(r)), "format_version")
+        realised_pnl=r.opt_dec("realised_pnl"), compiled_price=r.opt_dec("compiled_price"),
+        drift=_drift_list(r)), "format_version")

@@ -194,7 +194,9 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
                                exchange=trade_plan.exchange, symbol=trade_plan.symbol,
                                lineage=_proposed_lineage(target))
     market = exchange.market_context(trade_plan.symbol)
-    action_plan = compile_plan(trade_plan, market, exchange.capabilities(), fresh.namespace)
+    fresh, compile_market = _compile_market(fresh, market)
+    action_plan = compile_plan(trade_plan, compile_market, exchange.capabilities(),
+                               fresh.namespace)
     if target.saved is not None:
         check_saved(target.saved, action_plan, state)
     todo = remaining(action_plan, state)
@@ -211,6 +213,15 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
         console.out(summary(final, store.path, trade_plan, capabilities.live,
                             market.rules.quote_asset))
     return 1 if any(s.status.value == "failed" for s in final.steps) else 0
+
+
+def _compile_market(state: State, market: Any) -> tuple[State, Any]:
+    """A resumed plan is compiled against the price it was first compiled against, so orders
+    already sent are not re-judged against today's market (which may have filled them); what is
+    still to send is judged when it is sent (resolve_action, the protection policy)."""
+    if state.compiled_price is None or not state.has_exchange_activity:
+        return dataclasses.replace(state, compiled_price=market.last_price), market
+    return state, dataclasses.replace(market, last_price=state.compiled_price)
 
 
 def _proposed_lineage(target: Target) -> str | None:

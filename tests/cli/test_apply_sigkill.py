@@ -300,15 +300,8 @@ def check_finished(ws: Workspace, where: str) -> None:
     assert fills == account.trades, f"{where}: fills {fills} != account trades {account.trades}"
 
 
-KNOWN_BUG = "would match immediately"
-
-
 def _check_exit(result: RunResult, where: str) -> None:
     assert "Traceback" not in result.stderr, f"{where}: {result.stderr}"
-    if result.returncode == 1 and KNOWN_BUG in result.stderr:
-        # killed after the account recorded a take-profit fill, before the state did: the
-        # resume recompiles against a price past the target (see the xfail test below)
-        pytest.xfail(f"{where}: known bug, apply refuses to resume: {result.stderr.strip()}")
     assert result.returncode in (0, -signal.SIGKILL), (
         f"{where}: apply exited {result.returncode}:\n{result.stderr}")
 
@@ -360,9 +353,6 @@ def test_apply_survives_sigkill_at_random_points(tmp_path: Path, plan_name: str,
           f"exchange and adopted on resume")
 
 
-@pytest.mark.xfail(strict=True, reason="apply recompiles the plan against the live price on "
-                   "resume, and refuses a take-profit the market has already passed even though "
-                   "that order was placed (and filled) on the exchange")
 def test_resume_after_the_exchange_filled_a_take_profit(tmp_path: Path, pycache: Path) -> None:
     """Stopped right after the OCO was placed; the market then fills its take-profit (the
     exchange protects the holding while planrunner is down). apply must resume and finish."""
