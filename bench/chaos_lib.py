@@ -26,7 +26,7 @@ from chaos_markets import Script
 from planrunner.exchanges.rules import builtin_rules
 from planrunner.sim.remote import SimControl
 from planrunner.sim.server import SimOptions, start_simulator
-from planrunner.state import State, StateStore
+from planrunner.state import State, StateStore, StepStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "plans" / "examples"
@@ -48,11 +48,22 @@ class Kill:
 
 def random_kill(rng: random.Random) -> Kill:
     """Most kills land 0-30 ms after a placement starts (intent saved, request in flight,
-    answer not yet recorded); the rest at any time in the first 0.9 s (start-up, lookups,
-    reconcile, polling)."""
+    answer not yet recorded); the rest at any time in the first 0.6 s (start-up, lookups,
+    reconcile, polling). `aim` fits it to the placements the run has left."""
     if rng.random() < 0.6:
         return Kill(rng.choices((1, 2, 3), weights=(6, 3, 1))[0], rng.uniform(0.0, 0.03))
-    return Kill(0, rng.uniform(0.05, 0.9))
+    return Kill(0, rng.uniform(0.05, 0.6))
+
+
+def aim(kill: Kill, state: State | None) -> Kill:
+    """A placement kill waits for a placement the run will make: at most the placing steps
+    still pending or `sending` (unknown before the first run: then 1)."""
+    if not kill.placements:
+        return kill
+    left = 1 if state is None else sum(
+        s.kind in checks.PLACING and s.status in (StepStatus.PENDING, StepStatus.SENDING)
+        for s in state.steps)
+    return Kill(min(kill.placements, left), kill.after_s) if left else Kill(0, kill.after_s + 0.3)
 
 
 @dataclass(slots=True)
@@ -135,7 +146,7 @@ class Episode:
                 text=True) as proc:
             helpers = self._helpers(proc, drive, during)
             try:
-                self._kill_at(proc, kill)
+                self._kill_at(proc, kill and aim(kill, self._state_quietly()))
                 proc.wait(timeout=SAFETY_S)
             except subprocess.TimeoutExpired:
                 self.note("other", f"run {self.runs}: apply still running after {SAFETY_S:.0f} s")
@@ -226,6 +237,12 @@ class Episode:
 
     # -- checks ------------------------------------------------------------------------------
 
+    def _state_quietly(self) -> State | None:
+        try:
+            return StateStore(self.state_path).load()
+        except Exception:  # noqa: BLE001 - the checks after the run report it
+            return None
+
     def load_state(self) -> State | None:
         try:
             return StateStore(self.state_path).load()
@@ -256,7 +273,7 @@ class Episode:
 
     # -- the end -----------------------------------------------------------------------------
 
-    def run_until_normal(self, attempts: int = 6, drive: bool = True) -> bool:
+    def run_until_normal(self, attempts: int = 4, drive: bool = True) -> bool:
         """Resume until apply returns normally (a ban or a refused run is waited out)."""
         last = None
         for _ in range(attempts):

@@ -70,8 +70,7 @@ def fault_program(kind: str, path_of: Callable[[Script], str | None], **fields) 
         ep.control.add_fault(kind, path=path_of(ep.script), **_draw(fields, rng))
         ep.tally.trials += 1
         _run(ep, rng, maybe_kill(rng, 0.3))
-        ep.control.clear_faults()  # lifts a ban too: the rest is the resume
-        ep.finish(rng.choice(ep.script.routes))
+        ep.finish(rng.choice(ep.script.routes))  # a ban is waited out, not lifted
     return program
 
 
