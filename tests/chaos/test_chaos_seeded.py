@@ -27,12 +27,12 @@ from chaos_scenarios import Task, run_episode  # noqa: E402
 from planrunner.state import LegIds, Step, StepStatus, new_state  # noqa: E402
 
 SEED = 20261124
-# (scenario, plan, SIGKILLs): plans chosen among those the suite completes today; see the
-# xfail test below for the resume refused after a fill while apply was down
+# (scenario, plan, SIGKILLs)
 EPISODES = (
     ("sigkill quickstart", "quickstart.yaml", 4),
     ("sigkill btc-limit-dip", "btc-limit-dip.yaml", 3),
     ("sigkill eth-short-sell", "eth-short-sell.yaml", 3),
+    ("sigkill eth-breakout", "eth-breakout.yaml", 3),
     ("5xx after executing (order POST)", "quickstart.yaml", 0),
     ("dropped response (order POST)", "sol-stop-market.yaml", 0),
     ("dropped response (order-list POST)", "quickstart.yaml", 0),
@@ -42,6 +42,7 @@ EPISODES = (
     ("partial fill of a resting entry", "sol-risk.yaml", 0),
     ("manual cancel of a protective order", "quickstart.yaml", 0),
     ("fill while down", "quickstart.yaml", 0),
+    ("fill while down", "btc-protect-holding.yaml", 0),  # absolute exits the market passed
 )
 
 
@@ -66,17 +67,6 @@ def test_seeded_chaos_finds_nothing(tmp_path: Path) -> None:
     assert total.trials >= len(EPISODES)  # every episode disrupted apply at least once
     assert total.line().endswith(
         "duplicates 0  lost steps 0  unprotected after resume 0  tracebacks 0")
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="apply recompiles the plan against the live price on "
-                   "resume and refuses exits the market already passed, although they were "
-                   "placed (and filled) on the exchange: the plan can never finish")
-def test_resume_after_a_take_profit_filled_while_down(tmp_path: Path) -> None:
-    task = Task("fill while down", "btc-protect-holding.yaml", SEED, 0, str(tmp_path),
-                str(tmp_path / "pycache"))
-    _, tally = run_episode(task)
-    assert _findings(tally) == []
 
 
 def _order(cid: str, side: str, status: str, qty: str, executed: str, list_id: int = -1,
