@@ -15,10 +15,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import chaos_checks as checks
 from chaos_markets import Script
@@ -57,13 +57,16 @@ def random_kill(rng: random.Random) -> Kill:
 
 def aim(kill: Kill, state: State | None) -> Kill:
     """A placement kill waits for a placement the run will make: at most the placing steps
-    still pending or `sending` (unknown before the first run: then 1)."""
+    still pending or `sending` (unknown before the first run: then 1); with none left it
+    becomes a kill 80-320 ms after launch."""
     if not kill.placements:
         return kill
     left = 1 if state is None else sum(
         s.kind in checks.PLACING and s.status in (StepStatus.PENDING, StepStatus.SENDING)
         for s in state.steps)
-    return Kill(min(kill.placements, left), kill.after_s) if left else Kill(0, kill.after_s + 0.3)
+    if not left:  # a resume with nothing to place is short: land in start-up or reconcile
+        return Kill(0, 0.08 + kill.after_s * 8)
+    return Kill(min(kill.placements, left), kill.after_s)
 
 
 @dataclass(slots=True)

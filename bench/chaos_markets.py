@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from planrunner.money import ZERO
+
 D = Decimal
 
 
@@ -20,7 +22,7 @@ class Script:
     entry: tuple[Decimal, ...] = ()  # trades filling a resting entry; () for market/none
     exits: tuple[tuple[str, tuple[Decimal, ...]], ...] = ()  # (route, trades closing it all)
     side: str = "BUY"  # the entry's side; exits take the other
-    held: Decimal = D(0)  # base held before the plan (entry: none)
+    held: Decimal = ZERO  # base held before the plan (entry: none)
     first_order_path: str | None = None  # the first POST /api/v3/order, if before any list
     list_path: str | None = None  # the first order-list endpoint it places
     lives_long: bool = False  # apply stays up: a plain entry to fill, or an expire_after timer

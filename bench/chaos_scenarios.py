@@ -8,12 +8,12 @@ tests run.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from chaos_lib import Episode, Kill, Tally, random_kill
-from chaos_markets import ORDER, SCRIPTS, Script, script
+from chaos_markets import SCRIPTS, Script, script
 
 Program = Callable[[Episode, random.Random], None]
 
@@ -170,7 +170,7 @@ FAULTS: tuple[tuple[str, tuple[str, ...], Program], ...] = (
 def program_for(task: Task) -> Program:
     if task.scenario.startswith("sigkill "):
         return sigkill_program(task.kills)
-    return dict((name, program) for name, _, program in FAULTS)[task.scenario]
+    return {name: program for name, _, program in FAULTS}[task.scenario]
 
 
 def sigkill_tasks(seed: int, kills_per_plan: int, per_episode: int, folder: Path,

@@ -20,11 +20,11 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
-import chaos_checks as checks  # noqa: E402
-from chaos_lib import Tally  # noqa: E402
-from chaos_scenarios import Task, run_episode  # noqa: E402
+import chaos_checks as checks
+from chaos_lib import Tally
+from chaos_scenarios import Task, run_episode
 
-from planrunner.state import LegIds, Step, StepStatus, new_state  # noqa: E402
+from planrunner.state import LegIds, Step, StepStatus, new_state
 
 SEED = 20261124
 # (scenario, plan, SIGKILLs)
