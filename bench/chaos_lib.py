@@ -38,20 +38,37 @@ COUNTERS = ("duplicates", "lost steps", "unprotected after resume", "tracebacks"
 
 @dataclass(frozen=True, slots=True)
 class Kill:
-    """SIGKILL `after_s` after the `placements`-th placement start (0: after launch); when
-    that start never comes, at `deadline_s` after launch."""
+    """SIGKILL `after_s` after the `placements`-th placement start, or after the first
+    `event` line (neither: after launch); when that never comes, at `deadline_s` after launch."""
 
     placements: int
     after_s: float
     deadline_s: float = 2.0
+    event: str | None = None
+
+    def waits(self, line: str) -> bool:
+        if self.event is not None:
+            return f'"event": "{self.event}"' in line
+        return '"step_started"' in line and '"place_order' in line
+
+    @property
+    def events(self) -> int:
+        return 1 if self.event is not None else self.placements
+
+
+EVENTS = ("order_placed", "fill", "step_done", "drift")  # each follows a state save
 
 
 def random_kill(rng: random.Random) -> Kill:
-    """Most kills land 0-30 ms after a placement starts (intent saved, request in flight,
-    answer not yet recorded); the rest at any time in the first 0.6 s (start-up, lookups,
-    reconcile, polling). `aim` fits it to the placements the run has left."""
-    if rng.random() < 0.6:
+    """Half the kills land 0-30 ms after a placement starts (intent saved, request in flight,
+    answer not yet recorded); a fifth 0-15 ms after a progress event (the window between one
+    save and the next); the rest at any time in the first 0.6 s (start-up, lookups,
+    reconcile, polling). `aim` fits a placement kill to the placements the run has left."""
+    draw = rng.random()
+    if draw < 0.5:
         return Kill(rng.choices((1, 2, 3), weights=(6, 3, 1))[0], rng.uniform(0.0, 0.03))
+    if draw < 0.7:
+        return Kill(0, rng.uniform(0.0, 0.015), event=rng.choice(EVENTS))
     return Kill(0, rng.uniform(0.05, 0.6))
 
 
@@ -59,7 +76,7 @@ def aim(kill: Kill, state: State | None) -> Kill:
     """A placement kill waits for a placement the run will make: at most the placing steps
     still pending or `sending` (unknown before the first run: then 1); with none left it
     becomes a kill 80-320 ms after launch."""
-    if not kill.placements:
+    if not kill.placements or kill.event is not None:
         return kill
     left = 1 if state is None else sum(
         s.kind in checks.PLACING and s.status in (StepStatus.PENDING, StepStatus.SENDING)
@@ -181,16 +198,16 @@ class Episode:
         if kill is None:
             return
         started, seen = time.monotonic(), 0
-        while seen < kill.placements:
+        while seen < kill.events:
             left = started + kill.deadline_s - time.monotonic()
             try:
                 line = self._lines.get(timeout=max(0.0, left))
             except queue.Empty:
                 break
             if line is None:
-                return  # it ended before that placement: nothing left to kill
-            seen += '"step_started"' in line and '"place_order' in line
-        pause = kill.after_s if kill.placements else started + kill.after_s - time.monotonic()
+                return  # it ended before that point: nothing left to kill
+            seen += kill.waits(line)
+        pause = kill.after_s if kill.events else started + kill.after_s - time.monotonic()
         if pause > 0:
             threading.Event().wait(pause)
         proc.send_signal(signal.SIGKILL)  # a no-op once the process has been reaped
