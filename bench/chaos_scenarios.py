@@ -120,6 +120,23 @@ def manual_cancel_program(ep: Episode, rng: random.Random) -> None:
     ep.finish(rng.choice(ep.script.routes))
 
 
+def repair_window_program(ep: Episode, rng: random.Random) -> None:
+    """A manual cancel, then a resume SIGKILLed after it saved the cancelled step and before
+    it saved the repair: the account reads the repair decision waits on are held 1.5 s each."""
+    ep.settle()
+    if ep.entry_resting():
+        ep.move(ep.script.entry)
+        ep.settle()
+    legs = [o for o in ep.orders() if o["side"] != ep.script.side and o["status"] == "NEW"]
+    if legs:
+        ep.control.cancel(ep.script.symbol, rng.choice(legs)["clientOrderId"])
+        ep.control.add_fault("delay", path="/api/v3/account", ms=1500, count=3)
+        ep.tally.trials += 1
+        _run(ep, rng, Kill(0, 0.3, deadline_s=8.0, event="step_done"))
+        ep.control.clear_faults()
+    ep.finish(rng.choice(ep.script.routes))
+
+
 def fill_while_down_program(ep: Episode, rng: random.Random) -> None:
     """The price runs through a take-profit or the stop while no apply runs."""
     ep.settle()
@@ -164,6 +181,7 @@ FAULTS: tuple[tuple[str, tuple[str, ...], Program], ...] = (
     ("partial fill of a resting entry", RESTING, partial_program),
     ("manual cancel of a protective order", ALL_PLANS, manual_cancel_program),
     ("fill while down", ALL_PLANS, fill_while_down_program),
+    ("manual cancel, killed before the repair", ALL_PLANS, repair_window_program),
 )
 
 
