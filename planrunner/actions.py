@@ -140,6 +140,12 @@ class ActionPlan:
     warnings: tuple[str, ...] = field(default=())
     on_partial_fill: str = "protect_filled"  # entry.on_partial_fill (plan/model.PartialFill)
     on_failure: str = "exit_market"  # stop.on_failure (plan/model.OnFailure)
+    done: frozenset[str] = frozenset()  # action ids a state already carried out (or sent)
+
+    @property
+    def pending_actions(self) -> tuple[Action, ...]:
+        """What is still to do: the whole plan minus what the state already did."""
+        return tuple(a for a in self.actions if a.id not in self.done)
 
     def action(self, action_id: str) -> Action:
         for action in self.actions:

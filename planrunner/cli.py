@@ -63,139 +63,24 @@ def validate(plans: tuple[str, ...]) -> None:
                    "nothing is placed.")
 def plan(plan_path: str, output_format: str, out: str | None, detailed_exitcode: bool,
          verify: bool = False) -> None:
-    """Show the orders PLAN would place and cancel, its strategy and its risk. Sends nothing."""
+    """Show the orders PLAN would place and cancel, its strategy and its risk. Sends nothing.
+
+    With a state file, it first reconciles with the exchange (in memory) and shows only what is
+    left to do, what changed outside planrunner, and how an edited plan differs."""
+    from planrunner.commands.plan import PlanOptions
+    _plan(PlanOptions(plan_path=plan_path, output_format=output_format, out=out,
+                      detailed_exitcode=detailed_exitcode, verify=verify,
+                      color=_use_color(sys.stdout)))
+
+
+def _plan(options) -> None:
+    from planrunner.commands.plan import existing_state, run_plan
+    console = _ClickConsole()
     try:
-        state = _existing_state(plan_path)
+        state = existing_state(options.plan_path, options.state_path, console)
     except PlanrunnerError as exc:
         _fail(str(exc))
-    sys.exit(run_plan(plan_path, output_format=output_format, out=out,
-                      detailed_exitcode=detailed_exitcode, verify=verify,
-                      namespace=state.namespace if state else None,
-                      state_lineage=state.lineage if state else None,
-                      state_serial=state.serial if state else None))
-
-
-def _existing_state(plan_path: str):
-    """The plan's state file, read without the lock (saves are atomic renames), if it exists.
-
-    Its namespace keeps the client ids the same as apply's. The listing still shows the whole
-    plan: the diff against what the state already did belongs to apply.
-    """
-    path = _default_state_path(plan_path)
-    if not path.is_file():
-        return None
-    from planrunner.state import StateStore
-    state = StateStore(path).load(plan_name=_plan_name(plan_path))
-    click.echo(f"Note: client ids use namespace {state.namespace} from {path} (serial "
-               f"{state.serial}).", err=True)
-    if state.has_exchange_activity:
-        click.echo(f"Note: {path} records orders already sent; this listing shows the whole "
-                   "plan, not only what is left to do.", err=True)
-    return state
-
-
-def _default_state_path(plan_path: str):
-    """Same rule as state.default_state_path (a test keeps them equal), without importing the
-    state module: that import costs ~50 ms, and most plan runs have no state file."""
-    from pathlib import Path
-    plan = Path(plan_path)
-    stem = plan.stem if plan.suffix.lower() in (".yaml", ".yml") else plan.name
-    return plan.with_name(f"{stem}.state.json")
-
-
-def run_plan(plan_path: str, *, output_format: str = "text", out: str | None = None,
-             detailed_exitcode: bool = False, namespace: str | None = None,
-             state_lineage: str | None = None, state_serial: int | None = None,
-             verify: bool = False) -> int:
-    """Body of `plan` and `apply --dry-run`: load, compile, render, optionally save.
-
-    Returns the exit code. `namespace`, `state_lineage` and `state_serial` come from the state
-    file when there is one; without it the client ids get a fresh namespace for this run only.
-    """
-    fresh = namespace is None
-    proposed = None
-    if fresh and out:  # the first apply of this saved plan creates the state with this lineage
-        import uuid
-
-        from planrunner.state import namespace_for
-        proposed = str(uuid.uuid4())
-        namespace = namespace_for(proposed)
-    try:
-        action_plan = _compile_plan_file(plan_path, namespace or _fresh_namespace())
-        if out:
-            from planrunner.savedplan import save_plan
-            save_plan(out, action_plan, plan_path=plan_path, state_lineage=state_lineage,
-                      state_serial=state_serial, proposed_lineage=proposed)
-    except PlanError as exc:
-        for diagnostic in exc.diagnostics:
-            click.echo(diagnostic.render(), err=True)
-        return 1
-    except PlanrunnerError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        return 1
-    _show_plan(action_plan, output_format, _plan_note(action_plan, out, fresh))
-    if verify and not _verified(action_plan):
-        return 1
-    if detailed_exitcode:
-        from planrunner.render import has_changes
-        return 2 if has_changes(action_plan) else 0
-    return 0
-
-
-def _verified(action_plan) -> bool:
-    """Run `plan --verify`; print the verdicts on stderr (stdout may be JSON)."""
-    from planrunner.commands.verify import render, verify_on
-    try:
-        checks = verify_on(action_plan)
-    except PlanrunnerError as exc:
-        click.echo(f"Error: verify failed: {exc}", err=True)
-        return False
-    click.echo(render(checks, action_plan.exchange), err=True)
-    return all(c.error is None for c in checks)
-
-
-def _fresh_namespace() -> str:
-    import base64  # os.urandom, not secrets: the latter drags in hmac and costs ~3 ms per run
-    return base64.b32encode(os.urandom(5)).decode("ascii")[:6].lower()
-
-
-def _compile_plan_file(plan_path: str, namespace: str):
-    from planrunner.compile import compile_plan
-    from planrunner.exchanges.factory import open_capabilities, read_market_context
-    from planrunner.plan import check_file
-
-    trade_plan, diagnostics = check_file(plan_path)
-    if trade_plan is None:
-        raise PlanError(diagnostics)
-    for diagnostic in diagnostics:  # warnings only: the plan is valid
-        click.echo(diagnostic.render(), err=True)
-    market = read_market_context(trade_plan.exchange, trade_plan.symbol)
-    return compile_plan(trade_plan, market, open_capabilities(trade_plan.exchange), namespace)
-
-
-def _plan_note(action_plan, out: str | None, fresh: bool) -> str:
-    if out:
-        return (f"Saved this plan to {out}: `planrunner apply {out}` places exactly these orders "
-                f"with these client ids (namespace {action_plan.namespace}).")
-    if fresh:
-        return (f"Note: client ids use namespace {action_plan.namespace}, picked for this run "
-                "only; they are fixed at the first apply (or now, with --out FILE).")
-    return ""
-
-
-def _show_plan(action_plan, output_format: str, note: str) -> None:
-    if output_format == "json":
-        import json
-
-        from planrunner.render import render_json
-        click.echo(json.dumps(render_json(action_plan), sort_keys=True, indent=2))
-        if note:
-            click.echo(note, err=True)  # stdout stays pure JSON
-        return
-    from planrunner.render import render_text
-    click.echo(render_text(action_plan, color=_use_color(sys.stdout)), nl=False)
-    if note:
-        click.echo(f"\n{note}")
+    sys.exit(run_plan(options, console, state))
 
 
 class _ClickConsole:
@@ -265,18 +150,10 @@ def _guarded(command, on_interrupt: str) -> None:
 
 
 def _dry_run(target: str, state_path: str | None, output_format: str) -> None:
-    """`apply --dry-run` is `plan`, with the state's namespace so the client ids match."""
-    if state_path is None:
-        plan.callback(target, output_format, None, False)  # exits
-    from planrunner.state import StateStore
-    try:
-        state = StateStore(state_path).load()
-    except PlanrunnerError as exc:
-        _fail(str(exc))
-    sys.exit(run_plan(target, output_format=output_format,
-                      namespace=state.namespace if state else None,
-                      state_lineage=state.lineage if state else None,
-                      state_serial=state.serial if state else None))
+    """`apply --dry-run` is `plan` (with the state, so client ids and the diff match)."""
+    from planrunner.commands.plan import PlanOptions
+    _plan(PlanOptions(plan_path=target, output_format=output_format, state_path=state_path,
+                      color=_use_color(sys.stdout)))
 
 
 def _speed(text: str | None):
@@ -297,35 +174,37 @@ def _speed(text: str | None):
 @click.option("--state", "state_path", default=None, metavar="FILE", help="State file to read.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def status(plan_path: str | None, state_path: str | None, output_format: str) -> None:
+@click.option("--refresh", is_flag=True,
+              help="First bring the state up to date from the exchange (under the lock) and "
+                   "show what changed outside planrunner.")
+def status(plan_path: str | None, state_path: str | None, output_format: str,
+           refresh: bool) -> None:
     """Steps, orders, fills, position and P&L of a plan (all plans here without PLAN)."""
     from pathlib import Path
 
     from planrunner.commands import status as st
+    from planrunner.commands.plan import plan_name_of
     try:
         if plan_path is None and state_path is None:
             click.echo(st.status_all(Path.cwd()))
             return
-        state, path = st.load_state(plan_path or state_path, state_path,
-                                    plan_name=_plan_name(plan_path))
+        if refresh:
+            state, path, _ = st.refresh_status(plan_path or state_path, state_path,
+                                               plan_name=plan_name_of(plan_path))
+        else:
+            state, path = st.load_state(plan_path or state_path, state_path,
+                                        plan_name=plan_name_of(plan_path))
         doc = st.report(state, path, _entry_side(plan_path, state))
+        doc["drift"] = [{"step": d.step, "client_order_id": d.client_order_id,
+                         "change": d.change, "action": d.action, "unsafe": d.unsafe}
+                        for d in state.drift]
     except PlanrunnerError as exc:
         _fail(str(exc))
     if output_format == "json":
         import json
         click.echo(json.dumps(st.to_json(doc), sort_keys=True, indent=2))
     else:
-        click.echo(st.render(doc))
-
-
-def _plan_name(plan_path: str | None) -> str | None:
-    """The plan's name, so a state file of another plan is refused; None if it does not load
-    (then the state is shown for what it is)."""
-    if not plan_path or plan_path.endswith(".state.json"):
-        return None
-    from planrunner.plan import check_file
-    trade_plan, _ = check_file(plan_path)
-    return trade_plan.name if trade_plan is not None else None
+        click.echo("\n".join([st.render(doc), *st.drift_lines(state)]))
 
 
 def _entry_side(plan_path: str | None, state) -> str:

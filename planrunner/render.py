@@ -29,11 +29,11 @@ _PLANRUNNER_PLACES_EXITS = frozenset({Strategy.ENTRY_THEN_OCO, Strategy.ENTRY_TH
 
 def orders_to_place(plan: ActionPlan) -> int:
     """Orders, not requests: every leg of an order list counts."""
-    return sum(len(a.legs) or 1 for a in plan.actions if a.kind in _PLACE_KINDS)
+    return sum(len(a.legs) or 1 for a in plan.pending_actions if a.kind in _PLACE_KINDS)
 
 
 def orders_to_cancel(plan: ActionPlan) -> int:
-    return sum(1 for a in plan.actions if a.kind is ActionKind.CANCEL)
+    return sum(1 for a in plan.pending_actions if a.kind is ActionKind.CANCEL)
 
 
 def has_changes(plan: ActionPlan) -> bool:
@@ -52,10 +52,12 @@ def render_text(plan: ActionPlan, *, color: bool) -> str:
     paint = _painter(color)
     lines = _header(plan, paint)
     base, quote = _assets(plan)
-    for action in plan.actions:
+    for action in plan.pending_actions:
         lines.append("")
         lines.extend(_action_lines(action, plan, base, quote, paint))
-    if not plan.actions:
+    if plan.done:
+        lines.extend(["", f"  (already done or sent, not shown: {', '.join(sorted(plan.done))})"])
+    if not plan.pending_actions:
         lines.extend(["", "  (nothing to do)"])
     lines.extend(_emulated_lines(plan, paint))
     lines.extend(_warning_lines(plan, paint))
@@ -232,7 +234,7 @@ def duration(seconds: int) -> str:
 
 
 def _emulated_lines(plan: ActionPlan, paint) -> list[str]:
-    emulated = [a.id for a in plan.actions if a.emulated]
+    emulated = [a.id for a in plan.pending_actions if a.emulated]
     if not emulated:
         return []
     text = (f"! Done by planrunner, not the exchange, so only while planrunner is running: "
@@ -291,7 +293,8 @@ def render_json(plan: ActionPlan) -> dict[str, Any]:
                  "namespace": plan.namespace, "last_price": fmt(plan.last_price)},
         "strategy": {"name": str(plan.strategy), "reason": plan.strategy_reason,
                      "protection": protection(plan)},
-        "actions": [_action_json(a) for a in plan.actions],
+        "actions": [_action_json(a) for a in plan.pending_actions],
+        "done": sorted(plan.done),
         "summary": {"to_place": orders_to_place(plan), "to_cancel": orders_to_cancel(plan)},
         "risk": _risk_json(plan.risk),
         "warnings": list(plan.warnings),

@@ -82,9 +82,8 @@ def remaining(action_plan: ActionPlan, state: State | None) -> ActionPlan:
     """The part of the plan the state has not finished: what apply will still do."""
     if state is None:
         return action_plan
-    done = {s.id for s in state.steps if s.status.is_final or s.status.value != "pending"}
-    actions = tuple(a for a in action_plan.actions if a.id not in done)
-    return dataclasses.replace(action_plan, actions=actions)
+    done = frozenset(s.id for s in state.steps if s.status.value != "pending")
+    return dataclasses.replace(action_plan, done=done)
 
 
 def _no_changes(options: ApplyOptions, console: Console, make_hooks: Callable[[], Any],

@@ -129,14 +129,15 @@ def status_all(root: Path) -> str:
 
 
 def refresh_status(plan_or_state: str, state_path: str | None, *, exchange: Any = None,
-                   clock: Any = None) -> tuple[State, Path, tuple[Any, ...]]:
+                   clock: Any = None, plan_name: str | None = None
+                   ) -> tuple[State, Path, tuple[Any, ...]]:
     """`status --refresh`: bring the state up to date from the exchange (fills, cancels, expiries
     while away) under the state lock, save it, and return it with the drift found. Repairs are
     left to `apply`; this only looks and records."""
     from planrunner.clock import SystemClock
     from planrunner.drift import refresh_state
     from planrunner.exchanges.factory import open_exchange
-    _, path = load_state(plan_or_state, state_path)
+    _, path = load_state(plan_or_state, state_path, plan_name=plan_name)
     store = StateStore(path)
     clock = clock or SystemClock()
     with store.lock("status --refresh"):

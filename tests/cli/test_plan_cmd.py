@@ -209,7 +209,7 @@ def test_colour_only_on_a_terminal_without_no_color(tmp_path, no_color, coloured
 
 @pytest.mark.parametrize("plan_path", ["plans/btc.yaml", "btc.YML", "/x/y/btc.plan", "btc"])
 def test_state_path_rule_matches_the_state_module(plan_path):
-    from planrunner.cli import _default_state_path
+    from planrunner.commands.plan import default_state_path as _default_state_path
     from planrunner.state import default_state_path
 
     assert _default_state_path(plan_path) == default_state_path(plan_path)

@@ -38,7 +38,8 @@ def test_never_contains_floats_or_decimals(make):
 def test_top_level_keys_and_plan_block():
     payload = render_json(opoco_plan())
     assert set(payload) == {"format_version", "plan", "strategy", "actions", "summary", "risk",
-                            "warnings"}
+                            "warnings", "done"}
+    assert payload["done"] == []
     assert payload["format_version"] == JSON_FORMAT_VERSION == 1
     assert payload["plan"] == {"name": "btc", "exchange": "paper", "symbol": "BTCUSDT",
                                "side": "buy", "fingerprint": "ab" * 32, "namespace": "test00",
@@ -78,3 +79,19 @@ def test_risk_block_is_exact_strings():
                     "best_gain": "3", "best_gain_pct": "3", "reward_risk": "1.41",
                     "estimated": True}
     assert render_json(trailing_stop_plan())["risk"]["best_gain"] is None
+
+
+def test_done_steps_leave_actions_and_counts_but_not_the_protection_line():
+    import dataclasses
+
+    from planrunner.render import render_text
+    plan = opoco_plan()
+    first = plan.actions[0].id
+    partial = dataclasses.replace(plan, done=frozenset({first}))
+    payload = render_json(partial)
+    assert payload["done"] == [first]
+    assert first not in [a["id"] for a in payload["actions"]]
+    assert payload["summary"]["to_place"] < render_json(plan)["summary"]["to_place"]
+    text = render_text(partial, color=False)
+    assert f"already done or sent, not shown: {first}" in text
+    assert "protected even while planrunner is not running" in text
