@@ -21,6 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+from planrunner.atomic import write_atomically
 from planrunner.errors import StateCorrupt, StateError
 from planrunner.lock import LockHolder, StateLock
 from planrunner.money import ZERO
@@ -336,32 +337,6 @@ class StateStore:
         if not path.parent.is_dir():
             raise StateError(f"cannot write {path}: the folder {path.parent} does not exist; "
                              f"create it or choose another --state path")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            _write_all(fd, data)
-            self._fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            self._replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        self._fsync_dir(path.parent)
-
-    def _fsync_dir(self, folder: Path) -> None:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            self._fsync(fd)
-        finally:
-            os.close(fd)
+        write_atomically(path, data, replace=self._replace, fsync=self._fsync)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
