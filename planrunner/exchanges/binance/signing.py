@@ -37,59 +37,50 @@ class Signer(Protocol):
         """The signature text as Binance expects it (hex for HMAC, base64 otherwise)."""
 
 
-class HmacSigner:
-    scheme = "HMAC_SHA256"
+class _KeyedSigner:
+    """What every signer shares: the API key in the clear, the secret never in a repr."""
 
-    def __init__(self, api_key: str, secret: str):
+    def __init__(self, api_key: str, secret: object):
         self._api_key = api_key
-        self._secret = secret.encode("utf-8")
+        self._secret = secret
 
     @property
     def api_key(self) -> str:
         return self._api_key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<redacted>)"
+
+
+class HmacSigner(_KeyedSigner):
+    scheme = "HMAC_SHA256"
+
+    def __init__(self, api_key: str, secret: str):
+        super().__init__(api_key, secret.encode("utf-8"))
 
     def sign(self, payload: bytes) -> str:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
 
-    def __repr__(self) -> str:
-        return "HmacSigner(<redacted>)"
 
-
-class Ed25519Signer:
+class Ed25519Signer(_KeyedSigner):
     scheme = "ED25519"
 
     def __init__(self, api_key: str, key: ed25519.Ed25519PrivateKey):
-        self._api_key = api_key
-        self._key = key
-
-    @property
-    def api_key(self) -> str:
-        return self._api_key
+        super().__init__(api_key, key)
 
     def sign(self, payload: bytes) -> str:
-        return base64.b64encode(self._key.sign(payload)).decode("ascii")
-
-    def __repr__(self) -> str:
-        return "Ed25519Signer(<redacted>)"
+        return base64.b64encode(self._secret.sign(payload)).decode("ascii")
 
 
-class RsaSigner:
+class RsaSigner(_KeyedSigner):
     scheme = "RSA_PKCS1v15_SHA256"
 
     def __init__(self, api_key: str, key: rsa.RSAPrivateKey):
-        self._api_key = api_key
-        self._key = key
-
-    @property
-    def api_key(self) -> str:
-        return self._api_key
+        super().__init__(api_key, key)
 
     def sign(self, payload: bytes) -> str:
-        raw = self._key.sign(payload, padding.PKCS1v15(), hashes.SHA256())
+        raw = self._secret.sign(payload, padding.PKCS1v15(), hashes.SHA256())
         return base64.b64encode(raw).decode("ascii")
-
-    def __repr__(self) -> str:
-        return "RsaSigner(<redacted>)"
 
 
 def encode_params(params: Sequence[tuple[str, str]]) -> str:
