@@ -171,23 +171,30 @@ def run_apply(options: ApplyOptions, console: Console,
         if target.saved is not None:
             check_saved_state(target.saved, state)  # also when nothing is left to do
         if state is not None and state.steps and all(s.status.is_final for s in state.steps):
-            _no_changes(options, console, make_hooks, state, trade_plan)
-            return 0
+            return _recheck(options, console, make_hooks, target, trade_plan, store, state)
         return _apply_locked(options, console, make_hooks, target, trade_plan, store, state)
 
 
-def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[[], Any],
-                  target: Target, trade_plan: TradePlan, store: StateStore,
-                  state: State | None) -> int:
-    from planrunner.clock import SystemClock
-    from planrunner.compile import compile_plan, plan_fingerprint, resolve_action
-    from planrunner.engine import Engine
-    from planrunner.exchanges.factory import engine_clock, open_exchange
-    from planrunner.render import has_changes, render_text
+@dataclass(slots=True)
+class _Run:
+    """Everything an engine run needs, opened and compiled once."""
 
-    clock = SystemClock()
-    exchange, tick = open_exchange(trade_plan.exchange, clock=clock, speed=options.speed)
-    clock = engine_clock(exchange, clock)
+    exchange: Any
+    tick: Any
+    clock: Any
+    market: Any
+    action_plan: ActionPlan
+    state: State
+
+
+def _open_run(options: ApplyOptions, target: Target, trade_plan: TradePlan,
+              state: State | None) -> _Run:
+    from planrunner.clock import SystemClock
+    from planrunner.compile import compile_plan, plan_fingerprint
+    from planrunner.exchanges.factory import engine_clock, open_exchange
+
+    wall = SystemClock()
+    exchange, tick = open_exchange(trade_plan.exchange, clock=wall, speed=options.speed)
     fresh = state or new_state(plan_name=trade_plan.name,
                                plan_fingerprint=plan_fingerprint(trade_plan),
                                exchange=trade_plan.exchange, symbol=trade_plan.symbol,
@@ -196,21 +203,75 @@ def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[
     fresh, compile_market = _compile_market(fresh, market)
     action_plan = compile_plan(trade_plan, compile_market, exchange.capabilities(),
                                fresh.namespace)
+    return _Run(exchange, tick, engine_clock(exchange, wall), market, action_plan, fresh)
+
+
+def _engine(run: _Run, store: StateStore, hooks: Any):
+    from planrunner.compile import resolve_action
+    from planrunner.engine import Engine
+    return Engine(run.exchange, store, run.clock, resolve_action, hooks, tick=run.tick,
+                  poll_interval_s=poll_interval(run.exchange.capabilities().live))
+
+
+class _QuietUnlessActing:
+    """Hooks for re-checking a finished plan: passive events are held back, and released (with
+    everything after) only once the engine acts (a drift found, an order placed)."""
+
+    ACTIONS = ("step_started", "order_placed", "fill", "step_done", "drift")
+
+    def __init__(self, hooks: Any):
+        self._hooks = hooks
+        self._held: list[tuple[str, tuple[Any, ...]]] = []
+        self.acted = False
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def call(*args: Any) -> None:
+            if not self.acted and name in self.ACTIONS:
+                self.acted = True
+                for held, held_args in self._held:
+                    getattr(self._hooks, held)(*held_args)
+            if self.acted:
+                getattr(self._hooks, name)(*args)
+            else:
+                self._held.append((name, args))
+        return call
+
+
+def _recheck(options: ApplyOptions, console: Console, make_hooks: Callable[[], Any],
+             target: Target, trade_plan: TradePlan, store: StateStore, state: State) -> int:
+    """A finished state is still reconciled and guarded before "No changes": a crash between
+    recording drift and saving its repair leaves every step final with coins unprotected."""
+    run = _open_run(options, target, trade_plan, state)
+    hooks = _QuietUnlessActing(make_hooks())
+    final = _engine(run, store, hooks).run(run.action_plan, run.state, follow=options.follow)
+    if not hooks.acted:
+        _no_changes(options, console, make_hooks, final, trade_plan)
+        return 0
+    if not options.json_events:
+        console.out(summary(final, store.path, trade_plan, run.exchange.capabilities().live,
+                            run.market.rules.quote_asset))
+    return 1 if any(s.status.value == "failed" for s in final.steps) else 0
+
+
+def _apply_locked(options: ApplyOptions, console: Console, make_hooks: Callable[[], Any],
+                  target: Target, trade_plan: TradePlan, store: StateStore,
+                  state: State | None) -> int:
+    from planrunner.render import has_changes, render_text
+
+    run = _open_run(options, target, trade_plan, state)
     if target.saved is not None:
-        check_saved(target.saved, action_plan, state)
-    todo = remaining(action_plan, state)
+        check_saved(target.saved, run.action_plan, state)
+    todo = remaining(run.action_plan, state)
     if not options.json_events:
         console.out(render_text(todo, color=options.color).rstrip("\n"))
     if not _confirmed(options, console, target, has_changes(todo) or state is not None):
         console.err("Apply cancelled; nothing was sent.")
         return 1
-    capabilities = exchange.capabilities()
-    engine = Engine(exchange, store, clock, resolve_action, make_hooks(), tick=tick,
-                    poll_interval_s=poll_interval(capabilities.live))
-    final = engine.run(action_plan, fresh, follow=options.follow)
+    final = _engine(run, store, make_hooks()).run(run.action_plan, run.state,
+                                                  follow=options.follow)
     if not options.json_events:
-        console.out(summary(final, store.path, trade_plan, capabilities.live,
-                            market.rules.quote_asset))
+        console.out(summary(final, store.path, trade_plan, run.exchange.capabilities().live,
+                            run.market.rules.quote_asset))
     return 1 if any(s.status.value == "failed" for s in final.steps) else 0
 
 

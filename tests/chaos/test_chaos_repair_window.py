@@ -42,9 +42,6 @@ def _kill_after_the_drift_is_saved(ep: Episode) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the engine saves the step done (drift recorded) before "
-                   "the repair's intent; killed in between, the resume finds every step final, "
-                   "says the plan is complete and never re-places the exits")
 @pytest.mark.parametrize("plan", ["btc-partial-fill.yaml", "btc-protect-holding.yaml"])
 def test_resume_repairs_exits_cancelled_by_hand(tmp_path: Path, plan: str) -> None:
     ep = Episode(script(plan), tmp_path / "ep", tmp_path / "pycache", f"repair window {plan}")
