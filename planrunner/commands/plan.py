@@ -66,7 +66,8 @@ def run_plan(options: PlanOptions, console, state: Any = None) -> int:
             _report_changes(state, action_plan, console)
         if options.out:
             from planrunner.savedplan import save_plan
-            save_plan(options.out, action_plan, plan_path=options.plan_path,
+            # absolute: `apply FILE` must find the plan from any folder
+            save_plan(options.out, action_plan, plan_path=os.path.abspath(options.plan_path),
                       state_lineage=state.lineage if state else None,
                       state_serial=state.serial if state else None, proposed_lineage=proposed)
     except PlanError as exc:

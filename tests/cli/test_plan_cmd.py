@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -242,3 +243,15 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path):
     plan_path = _plan_file(tmp_path)
     (tmp_path / "btc.state.json").write_text("{not json", encoding="utf-8")
     _assert_clean_failure(_run(plan_path), "Error: ", "btc.state.json")
+
+
+def test_saved_plan_records_an_absolute_plan_path_so_apply_works_from_elsewhere(tmp_path,
+                                                                              monkeypatch):
+    from planrunner.savedplan import load_saved_plan
+    plan_path = _plan_file(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    relative = Path(plan_path).name
+    _run(relative, "--out", "saved.json")
+    saved = load_saved_plan(str(tmp_path / "saved.json"))
+    assert Path(saved.plan_path).is_absolute()
+    assert Path(saved.plan_path) == Path(plan_path).resolve()
