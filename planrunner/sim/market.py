@@ -32,6 +32,7 @@ _HISTORY_LIMIT = 200_000  # trades kept per symbol for klines / avgPrice
 class Trade:
     time_ms: int
     price: Decimal
+    id: int = 0  # per symbol, from 0, in the order the market saw the trades
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class SimMarket:
         self._feed, self._clock, self._speed = feed, clock, speed
         self._position: FeedState = feed.initial_state()
         self._tape: dict[str, list[Trade]] = {}
+        self._trade_ids: dict[str, int] = {}
         self._renamed: dict[int, str] = {}  # orderId -> the client id a cancel gave it
         self._cancel_ids = 0
         self.partial_fills: list[PartialFill] = []
@@ -123,12 +125,18 @@ class SimMarket:
 
     def _record(self, symbol: str, time_ms: int, price: Decimal) -> None:
         tape = self._tape.setdefault(symbol, [])
-        tape.append(Trade(time_ms, price))
+        trade_id = self._trade_ids.get(symbol, 0)
+        self._trade_ids[symbol] = trade_id + 1
+        tape.append(Trade(time_ms, price, trade_id))
         if len(tape) > _HISTORY_LIMIT:
             del tape[: len(tape) - _HISTORY_LIMIT]
 
     def tape(self, symbol: str) -> tuple[Trade, ...]:
         return tuple(self._tape.get(symbol, ()))
+
+    def trades_seen(self, symbol: str) -> int:
+        """How many trades the market has seen on `symbol` (never shrinks, unlike the tape)."""
+        return self._trade_ids.get(symbol, 0)
 
     # --- client ids: Binance renames an order when it is canceled ---------------------------
 
