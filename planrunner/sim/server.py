@@ -23,7 +23,7 @@ from planrunner.exchanges.paper.exchange import DEFAULT_BALANCES
 from planrunner.exchanges.paper.feed import default_feed
 from planrunner.exchanges.rules import builtin_rules
 from planrunner.sim.app import Reply, Request, SimApp
-from planrunner.sim.auth import Credentials
+from planrunner.sim.auth import Credentials, load_ed25519_public_key
 from planrunner.sim.faults import FaultBook
 from planrunner.sim.market import SimMarket
 from planrunner.sim.ratelimit import Limits, RateLimiter
@@ -45,17 +45,30 @@ class SimOptions:
     api_key: str | None = None
     api_secret: str | None = None
     limits: Limits = field(default_factory=Limits)
+    ed25519_public_key: str | None = None  # PEM file: the API key is an Ed25519 key, no secret
 
     @classmethod
     def from_cli(cls, *, host: str, port: int, prices: tuple[str, ...], speed: str,
                  balances: tuple[str, ...], api_key: str | None,
-                 api_secret: str | None) -> SimOptions:
-        if (api_key is None) != (api_secret is None):
+                 api_secret: str | None, ed25519_public_key: str | None = None) -> SimOptions:
+        if ed25519_public_key is not None:
+            if api_secret is not None:
+                raise SimOptionError("an Ed25519 key has no secret: give --ed25519-public-key "
+                                     "with or without --api-key, but without --api-secret")
+            _ed25519(ed25519_public_key)
+        elif (api_key is None) != (api_secret is None):
             raise SimOptionError("give --api-key and --api-secret together, or neither (then "
                                  "test-only keys are generated and printed)")
         return cls(host=_host(host), port=_port(port), price_files=tuple(map(_price_file, prices)),
                    speed=_speed(speed), balances=_balances(balances) if balances else None,
-                   api_key=api_key, api_secret=api_secret)
+                   api_key=api_key, api_secret=api_secret, ed25519_public_key=ed25519_public_key)
+
+
+def _ed25519(path: str) -> Any:
+    try:
+        return load_ed25519_public_key(path)
+    except ValueError as exc:
+        raise SimOptionError(f"--ed25519-public-key: {exc}") from None
 
 
 def _host(host: str) -> str:
@@ -219,9 +232,12 @@ def build_app(options: SimOptions, clock: Clock | None = None) -> SimApp:
                         kline_files=files or None)
     balances = dict(options.balances) if options.balances is not None else dict(DEFAULT_BALANCES)
     market = SimMarket(rules, feed, clock, options.speed, balances)
-    creds = (Credentials(options.api_key, options.api_secret)
-             if options.api_key is not None and options.api_secret is not None
-             else Credentials.generate())
+    if options.ed25519_public_key is not None:
+        creds = Credentials.for_ed25519(_ed25519(options.ed25519_public_key), options.api_key)
+    elif options.api_key is not None and options.api_secret is not None:
+        creds = Credentials(options.api_key, options.api_secret)
+    else:
+        creds = Credentials.generate()
     return SimApp(market, creds, RateLimiter(clock, options.limits), FaultBook(), clock.now_ms)
 
 
@@ -242,12 +258,15 @@ def run_simulator(options: SimOptions, out: IO[str]) -> None:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         out.write(f"{sim.base_url}\n")
-        if sim.credentials.generated:
-            out.write(f"API key: {sim.credentials.api_key}\n")
-            out.write(f"API secret: {sim.credentials.api_secret}  (test-only, generated)\n")
+        creds = sim.credentials
+        if creds.generated:
+            out.write(f"API key: {creds.api_key}\n")
+            if creds.api_secret is not None:
+                out.write(f"API secret: {creds.api_secret}  (test-only, generated)\n")
+        keys = ("BINANCE_API_KEY / BINANCE_PRIVATE_KEY_FILE (the Ed25519 private key)"
+                if creds.ed25519 is not None else "BINANCE_API_KEY / BINANCE_API_SECRET")
         out.write(f"Point planrunner at it: PLANRUNNER_BINANCE_URL={sim.base_url} with "
-                  "BINANCE_API_KEY / BINANCE_API_SECRET set to the keys it accepts. "
-                  "Ctrl-C stops it.\n")
+                  f"{keys} set to the keys it accepts. Ctrl-C stops it.\n")
         out.flush()
         while not stop.wait(0.5):
             pass

@@ -26,7 +26,7 @@ def frozen():
 
 
 def _get(api: RawApi, path: str, **params: str):
-    status, body, headers = api.call("GET", path, signed=False, **params)
+    status, body, _ = api.call("GET", path, signed=False, **params)
     assert status == 200, body
     return body
 
@@ -114,7 +114,7 @@ def test_filled_and_canceled_orders_leave_the_book(frozen):
     _limit(api, "BUY", "7100", "0.02")
     _limit(api, "SELL", "7400", "0.01")
     before = _get(api, "/api/v3/depth", symbol=SYMBOL)["lastUpdateId"]
-    control.set_price(SYMBOL, Decimal("7050"))  # the BUY at 7100 fills
+    control.set_price(SYMBOL, Decimal(7050))  # the BUY at 7100 fills
     book = _get(api, "/api/v3/depth", symbol=SYMBOL)
     assert (book["bids"], book["asks"]) == ([], [["7400.00000000", "0.01000000"]])
     assert book["lastUpdateId"] > before
@@ -127,7 +127,7 @@ def test_24hr_follows_the_tape(frozen):
     api, control = frozen
     start = _get(api, "/api/v3/ticker/24hr", symbol=SYMBOL)
     assert start["lastPrice"] == start["openPrice"] == "7195.24000000"
-    control.set_price(SYMBOL, Decimal("7300"))
+    control.set_price(SYMBOL, Decimal(7300))
     control.set_price(SYMBOL, Decimal("7150.5"))
     now = _get(api, "/api/v3/ticker/24hr", symbol=SYMBOL)
     assert (now["openPrice"], now["highPrice"], now["lowPrice"], now["lastPrice"]) == (
