@@ -255,14 +255,17 @@ def force_unlock(plan_path: str, state_path: str | None) -> None:
               help="Starting balance, repeatable (default: the paper account's).")
 @click.option("--api-key", default=None, help="API key to accept (generated and printed if absent).")
 @click.option("--api-secret", default=None, help="HMAC secret to accept (generated if absent).")
+@click.option("--ed25519-public-key", "ed25519_public_key", default=None, metavar="FILE",
+              help="PEM public key: the API key is an Ed25519 key (no --api-secret).")
 def sim(host: str, port: int, prices: tuple[str, ...], speed: str, balances: tuple[str, ...],
-        api_key: str | None, api_secret: str | None) -> None:
+        api_key: str | None, api_secret: str | None, ed25519_public_key: str | None) -> None:
     """Serve a local Binance-compatible Spot REST API on loopback (prints its base URL first)."""
     from planrunner.sim.server import SimOptions, run_simulator
 
     try:
         options = SimOptions.from_cli(host=host, port=port, prices=prices, speed=speed,
-                                      balances=balances, api_key=api_key, api_secret=api_secret)
+                                      balances=balances, api_key=api_key, api_secret=api_secret,
+                                      ed25519_public_key=ed25519_public_key)
         run_simulator(options, out=sys.stdout)
     except PlanrunnerError as exc:
         _fail(str(exc))
