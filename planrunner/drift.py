@@ -15,7 +15,7 @@ from collections.abc import Callable
 from planrunner.clock import Clock
 from planrunner.errors import OrderNotFound
 from planrunner.exchanges.base import Exchange, OrderSnapshot, OrderStatus
-from planrunner.reconcile import Lookup, RetryPolicy, record_snapshot
+from planrunner.reconcile import Lookup, RetryPolicy, leg_order_id, record_snapshot
 from planrunner.state import DriftRecord, FillRecord, OrderRecord, State, Step, StepStatus
 
 ENDED_BY_ITSELF = ("EXPIRED", "EXPIRED_IN_MATCH")
@@ -100,20 +100,20 @@ def _query_legs(lookup: Lookup, step: Step, state: State, symbol: str
         if _final(record):
             continue
         try:
-            snaps.append(lookup.read(lookup.exchange.query_order, symbol, cid))
+            snaps.append(lookup.query(symbol, cid, leg_order_id(step, state, cid)))
         except OrderNotFound:
             if record is None or record.status == OrderStatus.PENDING_NEW:
                 lookup.note(f"{step.id}: the exchange does not know order {cid} (yet)")
-            elif _absent(lookup, symbol, cid):
+            elif _absent(lookup, symbol, cid, leg_order_id(step, state, cid)):
                 missing.append(cid)
     return snaps, missing
 
 
-def _absent(lookup: Lookup, symbol: str, cid: str) -> bool:
+def _absent(lookup: Lookup, symbol: str, cid: str, order_id: int | None) -> bool:
     """A second "not found", a back-off later, before calling an order gone."""
     lookup.clock.sleep(lookup.policy.delay(1))
     try:
-        lookup.read(lookup.exchange.query_order, symbol, cid)
+        lookup.query(symbol, cid, order_id)
     except OrderNotFound:
         return True
     return False
@@ -127,7 +127,7 @@ def refresh_step(lookup: Lookup, state: State, step: Step, symbol: str, now_ms: 
     snaps, missing = _query_legs(lookup, step, state, symbol)
     fills: tuple[FillRecord, ...] = ()
     if snaps:
-        state, fills = record_snapshot(state, step.id, tuple(snaps))
+        state, fills = record_snapshot(state, step.id, lookup.with_trades(state, tuple(snaps)))
     drift = list(classify(step, before, state, now_ms))
     gone_records = []
     for cid in missing:

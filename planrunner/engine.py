@@ -248,7 +248,7 @@ class Engine(Protection):
     def _adopt(self, state: State, step: Step, snap: Snapshot) -> State:
         state = state.with_step(dataclasses.replace(
             step, status=StepStatus.PLACED, placed_ms=step.placed_ms or self.clock.now_ms()))
-        state, fills = record_snapshot(state, step.id, snap)
+        state, fills = record_snapshot(state, step.id, self.lookup.with_trades(state, snap))
         state = self._save(self._with_pnl(state))
         placed = state.step(step.id)
         assert placed is not None
@@ -318,7 +318,7 @@ class Engine(Protection):
         except (OrderRejected, OrderNotFound) as exc:
             self.hooks.note(f"{target.id}: nothing left to cancel ({exc})")
             return self._refresh_step(state, target)
-        state, fills = record_snapshot(state, target.id, snap)
+        state, fills = record_snapshot(state, target.id, self.lookup.with_trades(state, snap))
         self._report(state, fills)
         return self._save(self._settle(state, target.id))
 

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from planrunner.clock import Clock
 from planrunner.compile import EntryFill
-from planrunner.errors import (CompileError, OrderNotFound, OutcomeUnknown, RateLimited,
-                               TransientError)
+from planrunner.errors import (CompileError, ExchangeError, OrderNotFound, OutcomeUnknown,
+                               RateLimited, TransientError)
 from planrunner.exchanges.base import (Exchange, MarketContext, OrderListSnapshot, OrderSnapshot,
                                        OrderStatus)
 from planrunner.money import ZERO
@@ -68,9 +68,52 @@ class Lookup:
         try:
             if step.order_list_id is not None or _is_list(step):
                 return self._find_list(step, symbol)
-            return self.read(self.exchange.query_order, symbol, step.client_id)
+            order_id = step.order_id or next((leg.order_id for leg in step.legs
+                                              if leg.order_id), None)
+            return self.query(symbol, step.client_id or "", order_id)
         except OrderNotFound:
             return None
+
+    def query(self, symbol: str, client_order_id: str, order_id: int | None = None
+              ) -> OrderSnapshot:
+        """One order by the exchange's order id when it is known (a cancel on Binance renames
+        the client id, so a look-up by the original one would miss), else by client id."""
+        if order_id:
+            return self.read(lambda: self.exchange.query_order(symbol, client_order_id,
+                                                               order_id=order_id))
+        return self.read(self.exchange.query_order, symbol, client_order_id)
+
+    def with_trades(self, state: State, snap: Snapshot | tuple[OrderSnapshot, ...]
+                    ) -> Snapshot | tuple[OrderSnapshot, ...]:
+        """The answer with each order's real fills (ids, commissions) when its executed
+        quantity is more than its recorded and reported fills explain: a query carries no
+        fills. One order_trades call per such order; if it fails, the answer is returned as it
+        was and the unexplained quantity is folded in as a summary fill."""
+        if isinstance(snap, OrderListSnapshot):
+            return dataclasses.replace(snap, orders=tuple(self._order_trades(state, o)
+                                                          for o in snap.orders))
+        if isinstance(snap, tuple):
+            return tuple(self._order_trades(state, o) for o in snap)
+        return self._order_trades(state, snap)
+
+    def _order_trades(self, state: State, snap: OrderSnapshot) -> OrderSnapshot:
+        if snap.executed_qty <= 0 or not snap.order_id:
+            return snap
+        cids = {snap.client_order_id} | {r.client_order_id for r in state.orders
+                                         if r.order_id == snap.order_id}
+        recorded = {f.trade_id: f.qty for f in state.fills if f.client_order_id in cids}
+        reported = {f.trade_id: f.qty for f in snap.fills}
+        if sum({**recorded, **reported}.values(), ZERO) >= snap.executed_qty:
+            return snap
+        try:
+            trades = self.read(self.exchange.order_trades, snap.symbol, snap.order_id)
+        except ExchangeError as exc:
+            self.note(f"could not read the trades of order {snap.order_id} ({exc}); its "
+                      f"commission is estimated")
+            return snap
+        merged = {f.trade_id: f for f in snap.fills}
+        merged.update({f.trade_id: f for f in trades})
+        return dataclasses.replace(snap, fills=tuple(merged[t] for t in sorted(merged)))
 
     def prove(self, step: Step, symbol: str) -> Snapshot | None:
         """Like find, but "absent" only after several not-found answers a back-off apart:
@@ -91,7 +134,7 @@ class Lookup:
             if record is not None and OrderStatus(record.status).is_final:
                 continue
             try:
-                snaps.append(self.read(self.exchange.query_order, symbol, cid))
+                snaps.append(self.query(symbol, cid, leg_order_id(step, state, cid)))
             except OrderNotFound:
                 self.note(f"{step.id}: the exchange does not know order {cid} (yet)")
         return tuple(snaps)
@@ -101,10 +144,19 @@ class Lookup:
         legs = []
         for leg in header.orders:
             try:
-                legs.append(self.read(self.exchange.query_order, symbol, leg.client_order_id))
+                legs.append(self.query(symbol, leg.client_order_id, leg.order_id))
             except OrderNotFound:
                 legs.append(leg)
         return dataclasses.replace(header, orders=tuple(legs))
+
+
+def leg_order_id(step: Step, state: State, cid: str) -> int | None:
+    """The exchange's order id for one of the step's legs, as persisted, or None."""
+    record = state.order(cid)
+    if record is not None and record.order_id:
+        return record.order_id
+    return next((leg.order_id for leg in step.legs
+                 if leg.client_order_id == cid and leg.order_id), None)
 
 
 def _is_list(step: Step) -> bool:

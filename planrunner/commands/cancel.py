@@ -107,7 +107,8 @@ def run_cancel(plan_path: str, state_path: str | None, close: bool, console,
 
         def refresh(current: State, step: Step) -> State:
             snaps = lookup.refresh_legs(step, current, state.symbol)
-            return record_snapshot(current, step.id, snaps)[0] if snaps else current
+            return (record_snapshot(current, step.id, lookup.with_trades(current, snaps))[0]
+                    if snaps else current)
 
         state, touched = cancel_open_steps(state, exchange, state.symbol, refresh)
         state = store.save(state)

@@ -238,8 +238,13 @@ class Exchange(Protocol):
     def submit(self, request: ExchangeRequest) -> OrderSnapshot | OrderListSnapshot:
         """Place an order or an order list (POST /api/v3/order, /api/v3/orderList/*)."""
 
-    def query_order(self, symbol: str, client_order_id: str) -> OrderSnapshot:
-        """Raises OrderNotFound when the exchange has no such order."""
+    def query_order(self, symbol: str, client_order_id: str, *,
+                    order_id: int | None = None) -> OrderSnapshot:
+        """Raises OrderNotFound when the exchange has no such order. With `order_id` the order
+        is looked up by the exchange's id alone (a cancel on Binance renames the client id)."""
+
+    def order_trades(self, symbol: str, order_id: int) -> tuple[Fill, ...]:
+        """The order's trades with their real ids and commissions (GET /api/v3/myTrades)."""
 
     def query_order_list(self, list_client_order_id: str) -> OrderListSnapshot:
         """Raises OrderNotFound when the exchange has no such list."""

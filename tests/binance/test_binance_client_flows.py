@@ -234,3 +234,29 @@ def test_the_sent_bytes_are_exactly_the_signed_bytes(make_signer) -> None:
     payload, _, encoded_signature = body.rpartition("&signature=")
     assert payload.startswith("symbol=%E8%BF%99%E6%98%AF")
     verify(base64.b64decode(unquote(encoded_signature)), payload.encode("ascii"))  # raises if not
+
+
+def test_query_by_order_id_sends_the_order_id_alone() -> None:
+    """Binance answers a query naming both ids only if they match; a cancel renames the client
+    id, so a look-up by order id must not send the (old) client id."""
+    client, transport, _ = make_client()
+    transport.on("GET", "/api/v3/order", order_json(clientOrderId="web_renamed", status="CANCELED"))
+    snap = client.query_order("BTCUSDT", "pr-1", order_id=11)
+    assert snap.status is OrderStatus.CANCELED and snap.order_id == 11
+    params = transport.calls("/api/v3/order")[-1].param_dict()
+    assert params["orderId"] == "11" and "origClientOrderId" not in params
+
+
+def test_order_trades_reads_the_orders_real_fills() -> None:
+    client, transport, _ = make_client()
+    transport.on("GET", "/api/v3/myTrades", [
+        {"symbol": "BTCUSDT", "id": 28457, "orderId": 11, "orderListId": -1, "price": "7210.5",
+         "qty": "0.001", "quoteQty": "7.2105", "commission": "0.0072105",
+         "commissionAsset": "USDT", "time": 1_700_000_000_500, "isBuyer": False,
+         "isMaker": True, "isBestMatch": True}])
+    fills = client.order_trades("BTCUSDT", 11)
+    assert [(f.trade_id, f.price, f.qty, f.commission, f.commission_asset, f.is_maker)
+            for f in fills] == [(28457, Decimal("7210.5"), Decimal("0.001"),
+                                 Decimal("0.0072105"), "USDT", True)]
+    params = transport.calls("/api/v3/myTrades")[-1].param_dict()
+    assert params["symbol"] == "BTCUSDT" and params["orderId"] == "11"

@@ -60,11 +60,11 @@ class WatchingExchange(FaultyExchange):
         if self.disk is None:
             return counted
 
-        def call(*args: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
             assert self.disk is not None
             n = len(self.calls) + 1
             self.on_disk.append((("before", n), self.disk()))
-            result = counted(*args)
+            result = counted(*args, **kwargs)
             self.on_disk.append((("after", n), self.disk()))
             return result
         return call

@@ -116,3 +116,20 @@ def test_refresh_state_reports_drift_without_writing(tmp_path: Path) -> None:
     # apply then repairs what the refresh reported
     repaired = h.run()
     assert repaired.step("exit-2-r1").status is StepStatus.PLACED
+
+
+def test_a_hand_cancelled_order_renamed_by_the_exchange_is_cancelled_not_vanished(
+        tmp_path: Path) -> None:
+    """Binance renames a cancelled order's client id: the look-up goes by the persisted order
+    id, so the order is seen CANCELED (drift "cancelled"), never "vanished"."""
+    h = _armed(tmp_path)
+    h.fake.rename_on_cancel = True
+    h.fake.cancel_by_hand("x1sl")
+    assert not any(o.client_order_id.endswith(("x1sl", "x1tp")) for o in h.fake.orders)
+    state = h.run(hooks=RecordingHooks())
+    kinds = {d.kind for d in state.drift if d.step == "exit-1"}
+    assert "cancelled" in kinds and "vanished" not in kinds
+    legs = state.step("exit-1").leg_ids()
+    assert {state.order(cid).status for cid in legs} == {"CANCELED"}
+    assert any(order_id is not None for _, order_id in h.fake.queries)
+    assert state.step("exit-1-r1").status is StepStatus.PLACED  # repaired as a cancel is

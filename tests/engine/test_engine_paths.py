@@ -7,11 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engine_fakes import RecordingHooks
+from engine_fakes import FakeExchange, RecordingHooks
 from engine_scenarios import (LIMIT_EXPIRING, LIMIT_OPOCO, LIMIT_OPOCO_PATH, MARKET_OCO,
                               MARKET_OCO_PATH, Harness, fresh_state)
 
-from planrunner.errors import InsufficientFunds, StateError
+from planrunner.errors import ExchangeError, InsufficientFunds, StateError
 from planrunner.state import StepStatus
 
 D = Decimal
@@ -56,6 +56,29 @@ def test_realised_pnl_matches_the_exchange_fills(tmp_path: Path) -> None:
     expected = proceeds - cost / bought * sold - fees
     assert abs(state.realised_pnl - expected) < D("1e-12")
     assert state.realised_pnl > 0
+    # the exits' fills, which a query does not carry, are the exchange's own (ids, commissions)
+    real = {(f.trade_id, f.commission, f.commission_asset) for _, f in fills}
+    assert {(f.trade_id, f.commission, f.commission_asset) for f in state.fills} == real
+    assert len(state.fills) == len(fills)  # each once, though the exits were queried repeatedly
+
+
+class _NoTrades(FakeExchange):
+    def order_trades(self, symbol: str, order_id: int) -> tuple:
+        raise ExchangeError("myTrades is down")
+
+
+def test_without_the_trades_an_exit_is_folded_in_with_an_estimated_commission(
+        tmp_path: Path) -> None:
+    h = Harness.build(tmp_path, MARKET_OCO, MARKET_OCO_PATH)
+    h.fake = _NoTrades(path=MARKET_OCO_PATH)
+    hooks = RecordingHooks()
+    state = h.run(hooks=hooks)
+    assert set(_statuses(state).values()) == {"done"}
+    sells = [f for o in h.fake.orders if o.side == "SELL" for f in o.fills]
+    assert sells and not [f for f in state.fills if f.side == "SELL"]  # only real fills stored
+    assert ("fill", ("exit-1", 0)) in hooks.events  # reported as a summary fill
+    assert any("could not read the trades" in n for n in hooks.named("note"))
+    assert state.realised_pnl is not None and state.realised_pnl > 0
 
 
 def test_entry_fees_and_fill_are_recorded_on_the_step(tmp_path: Path) -> None:

@@ -92,3 +92,33 @@ def test_plan_verify_sends_only_test_orders(sim, tmp_path):
     assert control.orders() == []
     paths = [r.get("path") for r in control.requests()]
     assert paths.count("/api/v3/order/test") == 12
+
+
+def test_exit_fills_carry_the_real_commissions_and_pnl_is_exact(sim, tmp_path):
+    """A GET /api/v3/order answer has no fills: the exits' real trades (ids, commissions) come
+    from GET /api/v3/myTrades?orderId=, so realised P&L is computed, not estimated."""
+    from planrunner.exchanges.binance.client import BinanceClient
+
+    control = SimControl(sim.base_url)
+    plan = binance_copy(tmp_path, "quickstart.yaml")
+    code, out = run("apply", "--yes", str(plan))
+    assert code == 0, out
+    control.set_price("BTCUSDT", Decimal("7400"))  # both take-profits fill on the exchange
+    code, out = run("apply", "--yes", str(plan))
+    assert code == 0, out
+    state = StateStore(tmp_path / "quickstart.state.json").load()
+    assert all(s.status.value == "done" for s in state.steps)
+
+    trades = BinanceClient.from_env("binance").my_trades("BTCUSDT")
+    sells = [t for t in trades if not t.is_buyer]
+    assert len(sells) >= 2 and all(t.fill.commission > 0 for t in sells)
+    real = {(t.fill.trade_id, t.fill.commission, t.fill.commission_asset) for t in trades}
+    assert {(f.trade_id, f.commission, f.commission_asset) for f in state.fills} == real
+
+    buys = [t for t in trades if t.is_buyer]
+    bought = sum((t.fill.qty for t in buys), Decimal(0))
+    average = sum((t.fill.qty * t.fill.price for t in buys), Decimal(0)) / bought
+    gross = sum(((t.fill.price - average) * t.fill.qty for t in sells), Decimal(0))
+    fees = sum((t.fill.commission * (t.fill.price if t.fill.commission_asset == "BTC" else 1)
+                for t in trades), Decimal(0))
+    assert state.realised_pnl.quantize(Decimal("0.01")) == (gross - fees).quantize(Decimal("0.01"))

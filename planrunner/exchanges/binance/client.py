@@ -23,6 +23,7 @@ from planrunner.exchanges.base import (
     Balance,
     Capabilities,
     ExchangeRequest,
+    Fill,
     MarketContext,
     MarketRules,
     OrderListSnapshot,
@@ -184,8 +185,12 @@ class BinanceClient:
                      0, request.param("symbol"))
         return wire.parse_test_order(self._execute(call, weight=20 if compute_commission else 1))
 
-    def query_order(self, symbol: str, client_order_id: str) -> OrderSnapshot:
-        params = wire.order_ref_params(symbol, client_order_id=client_order_id)
+    def query_order(self, symbol: str, client_order_id: str, *,
+                    order_id: int | None = None) -> OrderSnapshot:
+        # Binance accepts both ids only when they name the same order, and a cancel renames the
+        # client id: by order id alone when it is known.
+        params = (wire.order_ref_params(symbol, order_id=order_id) if order_id is not None
+                  else wire.order_ref_params(symbol, client_order_id=client_order_id))
         return wire.parse_order(self._read("/api/v3/order", params), "query order")
 
     def query_order_list(self, list_client_order_id: str) -> OrderListSnapshot:
@@ -204,6 +209,11 @@ class BinanceClient:
         if wire.has_full_reports(data):
             return wire.parse_order_list(data, "cancel order list")
         return self._list_with_legs(data)
+
+    def order_trades(self, symbol: str, order_id: int) -> tuple[Fill, ...]:
+        """GET /api/v3/myTrades?symbol=&orderId= (weight 5): the order's real fills."""
+        return tuple(t.fill for t in self.my_trades(symbol, order_id=order_id)
+                     if t.order_id == order_id)
 
     def open_orders(self, symbol: str) -> tuple[OrderSnapshot, ...]:
         return wire.parse_orders(self._read("/api/v3/openOrders", (("symbol", symbol),)))

@@ -184,8 +184,14 @@ class PaperExchange:
         self._save()
         return result
 
-    def query_order(self, symbol: str, client_order_id: str) -> OrderSnapshot:
+    def query_order(self, symbol: str, client_order_id: str, *,
+                    order_id: int | None = None) -> OrderSnapshot:
+        if order_id is not None:
+            return self._engine.query_order(symbol, order_id=order_id)
         return self._engine.query_order(symbol, client_order_id=client_order_id)
+
+    def order_trades(self, symbol: str, order_id: int) -> tuple[Fill, ...]:
+        return tuple(self._engine.trades(symbol, order_id))
 
     def query_order_list(self, list_client_order_id: str) -> OrderListSnapshot:
         return self._engine.query_order_list(list_client_order_id=list_client_order_id)
