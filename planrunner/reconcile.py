@@ -286,12 +286,18 @@ def realised_pnl(state: State, entry_side: str, market: MarketContext) -> Decima
     Works from order totals (a query reports executedQty and cummulativeQuoteQty but no fills);
     commissions are the reported ones in the base or quote asset, plus an estimate at the taker
     rate for executed quantity whose fills were not reported. Commissions in a third asset (BNB)
-    are left out; they show in the step fees. None when nothing was entered through planrunner."""
+    are left out; they show in the step fees. With nothing entered through planrunner (entry:
+none) exits are measured against the state's cost_basis; None when there is none, or no exit
+executed yet."""
     entries = [o for o in state.orders if o.side == entry_side and o.executed_qty > 0]
     qty = sum((o.executed_qty for o in entries), ZERO)
-    if qty <= 0:
+    if qty > 0:
+        average = sum((o.cumulative_quote_qty for o in entries), ZERO) / qty
+    elif state.cost_basis is not None and any(
+            o.side != entry_side and o.executed_qty > 0 for o in state.orders):
+        average = state.cost_basis  # entry: none: the coins were bought at the cost basis
+    else:
         return None
-    average = sum((o.cumulative_quote_qty for o in entries), ZERO) / qty
     direction = 1 if entry_side == "BUY" else -1
     gross = sum(((o.cumulative_quote_qty - average * o.executed_qty) * direction
                  for o in state.orders if o.side != entry_side), ZERO)

@@ -137,6 +137,9 @@ class State:
     # so what was already sent is not re-judged against today's market (the engine judges what
     # is still to send, when it sends it)
     compiled_price: Decimal | None = None
+    # entry: none: the plan's cost_basis, the entry price the exits' realised P&L is measured
+    # against when nothing was entered through planrunner
+    cost_basis: Decimal | None = None
     drift: tuple[DriftRecord, ...] = ()  # also protection failures and partial-fill decisions
 
     def step(self, step_id: str) -> Step | None:

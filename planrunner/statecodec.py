@@ -227,6 +227,8 @@ def state_to_dict(state: State, format_version: int) -> dict[str, Any]:
         data["drift"] = [_drift_to(d) for d in state.drift]
     if state.compiled_price is not None:
         data["compiled_price"] = _opt_dec(state.compiled_price)
+    if state.cost_basis is not None:
+        data["cost_basis"] = _opt_dec(state.cost_basis)
     return data
 
 
@@ -253,4 +255,5 @@ def state_from_dict(data: Any) -> State:
         orders=tuple(_order_from(cid, orders[cid]) for cid in sorted(orders)),
         fills=tuple(_fill_from(x, f"fills[{i}]") for i, x in enumerate(r.list_("fills"))),
         realised_pnl=r.opt_dec("realised_pnl"), compiled_price=r.opt_dec("compiled_price"),
+        cost_basis=r.opt_dec("cost_basis"),
         drift=_drift_list(r)), "format_version")

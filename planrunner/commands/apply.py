@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 from planrunner.actions import ActionKind, ActionPlan
 from planrunner.errors import PlanrunnerError, StalePlan, StateError
-from planrunner.plan.model import TradePlan
+from planrunner.plan.model import EntryType, TradePlan
 from planrunner.state import State, StateStore, default_state_path, new_state
 
 PAPER_POLL_S = 0.05  # wall seconds between polls on paper; market time runs at --speed
@@ -201,6 +201,7 @@ def _open_run(options: ApplyOptions, target: Target, trade_plan: TradePlan,
                                lineage=_proposed_lineage(target))
     market = exchange.market_context(trade_plan.symbol)
     fresh, compile_market = _compile_market(fresh, market)
+    fresh = _with_cost_basis(fresh, trade_plan)
     action_plan = compile_plan(trade_plan, compile_market, exchange.capabilities(),
                                fresh.namespace)
     return _Run(exchange, tick, engine_clock(exchange, wall), market, action_plan, fresh)
@@ -282,6 +283,15 @@ def _compile_market(state: State, market: Any) -> tuple[State, Any]:
     if state.compiled_price is None or not state.has_exchange_activity:
         return dataclasses.replace(state, compiled_price=market.last_price), market
     return state, dataclasses.replace(market, last_price=state.compiled_price)
+
+
+def _with_cost_basis(state: State, plan: TradePlan) -> State:
+    """entry: none protects coins bought elsewhere: their cost_basis is recorded as the entry
+    reference for realised P&L when the plan is first applied (or on a state from before)."""
+    basis = plan.entry.cost_basis if plan.entry.type is EntryType.NONE else None
+    if state.has_exchange_activity and state.cost_basis is not None:
+        return state
+    return state if state.cost_basis == basis else dataclasses.replace(state, cost_basis=basis)
 
 
 def _proposed_lineage(target: Target) -> str | None:

@@ -317,3 +317,26 @@ def test_state_in_a_missing_folder_is_a_clear_error(ws, command):
     ws.assert_clean(result, 1)
     assert "nowhere" in result.stderr and "does not exist" in result.stderr
     assert not (ws.root / "nowhere").exists() and ws.paper_orders() == ()
+
+
+def test_protecting_held_coins_realises_pnl_against_the_cost_basis(ws):
+    """entry: none enters nothing through planrunner: the exits' P&L is measured against the
+    plan's cost_basis (7000), recorded in the state at the first apply."""
+    from planrunner.exchanges.factory import open_paper_exchange
+
+    plan = ws.plan("btc-protect-holding.yaml")
+    result = ws.cli("apply", plan, "--yes", *FAST)
+    ws.assert_clean(result, 0)
+    state = ws.state(plan)
+    assert [s.status.value for s in state.steps] == ["done"] * len(state.steps)
+    assert state.cost_basis == Decimal(7000)
+    paper = open_paper_exchange(ws.paper_dir / "account.json", speed=0)
+    sells = paper.trades("BTCUSDT")
+    assert sells and {o.side for o in paper.all_orders() if o.executed_qty > 0} == {"SELL"}
+    qty = sum((f.qty for f in sells), Decimal(0))
+    proceeds = sum((f.qty * f.price for f in sells), Decimal(0))
+    fees = sum((f.commission * (f.price if f.commission_asset == "BTC" else 1) for f in sells),
+               Decimal(0))
+    assert qty == Decimal("0.01")
+    assert state.realised_pnl == proceeds - Decimal(7000) * qty - fees
+    assert "Realised P&L: " in result.stdout

@@ -48,6 +48,14 @@ def test_round_trip_keeps_every_decimal_exact(store: StateStore) -> None:
     assert loaded.fills[0].commission == D("0.000001")
 
 
+def test_cost_basis_is_written_only_when_set_and_round_trips(store: StateStore) -> None:
+    store.save(_state())
+    assert "cost_basis" not in json.loads(store.path.read_text("utf-8"))  # older files unchanged
+    saved = store.save(dataclasses.replace(store.load(), cost_basis=D("7000.50")))
+    assert json.loads(store.path.read_text("utf-8"))["cost_basis"] == "7000.50"
+    assert store.load() == saved and store.load().cost_basis == D("7000.50")
+
+
 def test_file_is_sorted_indented_json_with_decimal_strings(store: StateStore) -> None:
     store.save(_state())
     text = store.path.read_text("utf-8")
