@@ -14,9 +14,6 @@ from click.testing import CliRunner
 
 from planrunner.cli import main
 
-pytest.importorskip("planrunner.compile", reason="the compiler (planrunner/compile.py) has not "
-                                                 "landed yet")
-pytest.importorskip("planrunner.plan.load", reason="the plan loader has not landed yet")
 
 GOOD_PLAN = """\
 version: 1
