@@ -183,21 +183,11 @@ def status(plan_path: str | None, state_path: str | None, output_format: str,
     from pathlib import Path
 
     from planrunner.commands import status as st
-    from planrunner.commands.plan import plan_name_of
     try:
         if plan_path is None and state_path is None:
             click.echo(st.status_all(Path.cwd()))
             return
-        if refresh:
-            state, path, _ = st.refresh_status(plan_path or state_path, state_path,
-                                               plan_name=plan_name_of(plan_path))
-        else:
-            state, path = st.load_state(plan_path or state_path, state_path,
-                                        plan_name=plan_name_of(plan_path))
-        doc = st.report(state, path, _entry_side(plan_path, state))
-        doc["drift"] = [{"step": d.step, "client_order_id": d.client_order_id,
-                         "change": d.change, "action": d.action, "unsafe": d.unsafe}
-                        for d in state.drift]
+        doc, state = st.status_document(plan_path, state_path, refresh=refresh)
     except PlanrunnerError as exc:
         _fail(str(exc))
     if output_format == "json":
@@ -205,17 +195,6 @@ def status(plan_path: str | None, state_path: str | None, output_format: str,
         click.echo(json.dumps(st.to_json(doc), sort_keys=True, indent=2))
     else:
         click.echo("\n".join([st.render(doc), *st.drift_lines(state)]))
-
-
-def _entry_side(plan_path: str | None, state) -> str:
-    """The plan file says the side; without it (or if it no longer loads), the first order does."""
-    from planrunner.commands.status import entry_side_of
-    if plan_path and not plan_path.endswith(".state.json"):
-        from planrunner.plan import check_file
-        trade_plan, _ = check_file(plan_path)
-        if trade_plan is not None:
-            return trade_plan.side.wire
-    return entry_side_of(state)
 
 
 @main.command()

@@ -32,12 +32,18 @@ def default_state_path(plan_path: str) -> Path:
     return plan.with_name(f"{stem}.state.json")
 
 
-def plan_name_of(plan_path: str | None) -> str | None:
-    """The plan's name, so a state file of another plan is refused; None if it does not load."""
+def plan_of(plan_path: str | None) -> Any:
+    """The TradePlan at plan_path, or None when there is none or it does not load (a state is
+    then shown for what it is)."""
     if not plan_path or plan_path.endswith(".state.json"):
         return None
     from planrunner.plan import check_file
-    trade_plan, _ = check_file(plan_path)
+    return check_file(plan_path)[0]
+
+
+def plan_name_of(plan_path: str | None) -> str | None:
+    """The plan's name, so a state file of another plan is refused; None if it does not load."""
+    trade_plan = plan_of(plan_path)
     return trade_plan.name if trade_plan is not None else None
 
 

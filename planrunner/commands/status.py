@@ -159,3 +159,22 @@ def drift_lines(state: State) -> list[str]:
         flag = "  ! " if record.unsafe else "  ~ "
         lines.append(f"{flag}{record.step}: {record.change} -> {record.action}")
     return lines
+
+
+def status_document(plan_path: str | None, state_path: str | None, *,
+                    refresh: bool) -> tuple[dict[str, Any], State]:
+    """`status PLAN`: the report (with drift) of the plan's state; the plan file, read once,
+    names the plan (another plan's state is refused) and its side."""
+    from planrunner.commands.plan import plan_of
+    trade_plan = plan_of(plan_path)
+    name = trade_plan.name if trade_plan is not None else None
+    target = plan_path or state_path
+    if refresh:
+        state, path, _ = refresh_status(target, state_path, plan_name=name)
+    else:
+        state, path = load_state(target, state_path, plan_name=name)
+    side = trade_plan.side.wire if trade_plan is not None else entry_side_of(state)
+    doc = report(state, path, side)
+    doc["drift"] = [{"step": d.step, "client_order_id": d.client_order_id, "change": d.change,
+                     "action": d.action, "unsafe": d.unsafe} for d in state.drift]
+    return doc, state
